@@ -1,0 +1,86 @@
+#include "test_support.hpp"
+
+#include <cstdlib>
+
+namespace nominee::testing {
+
+zookeeper_cluster& shared_zookeeper() {
+  static std::unique_ptr<zookeeper_cluster> cluster;
+  static std::once_flag started;
+  static std::string failure;
+  std::call_once(started, [] {
+    try {
+      zookeeper_options options;
+      options.servers = 1;
+      cluster = std::make_unique<zookeeper_cluster>(options);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  if (!cluster) throw std::runtime_error("could not start a ZooKeeper server for the tests: " + failure);
+  return *cluster;
+}
+
+std::string unique_root() {
+  static std::atomic<int> counter{0};
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "test";
+  for (auto& c : name)
+    if (c == '/') c = '_';
+  return "/" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return cond();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+session_options test_options(const std::string& hosts) {
+  session_options o;
+  o.hosts = hosts;
+  o.session_timeout = std::chrono::milliseconds(4000);
+  o.operation_timeout = std::chrono::milliseconds(10000);
+  return o;
+}
+
+state_recorder::state_recorder(session& s) {
+  s.add_listener([log = log_](const session_event& e) {
+    std::lock_guard lock(log->mutex);
+    log->events.push_back(e);
+    log->changed.notify_all();
+  });
+}
+
+std::vector<session_state> state_recorder::states() const {
+  std::lock_guard lock(log_->mutex);
+  std::vector<session_state> out;
+  for (auto& e : log_->events) out.push_back(e.state);
+  return out;
+}
+
+int state_recorder::count(session_state state) const {
+  std::lock_guard lock(log_->mutex);
+  int n = 0;
+  for (auto& e : log_->events) n += e.state == state;
+  return n;
+}
+
+bool state_recorder::wait_for(session_state state, std::chrono::milliseconds timeout, int count) const {
+  std::unique_lock lock(log_->mutex);
+  return log_->changed.wait_for(lock, timeout, [&] {
+    int n = 0;
+    for (auto& e : log_->events) n += e.state == state;
+    return n >= count;
+  });
+}
+
+session_event state_recorder::last() const {
+  std::lock_guard lock(log_->mutex);
+  return log_->events.empty() ? session_event{session_state::connecting} : log_->events.back();
+}
+
+}  // namespace nominee::testing

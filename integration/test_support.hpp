@@ -1,0 +1,67 @@
+#pragma once
+// What the integration suites share: one real ZooKeeper server per test
+// binary, a fresh root per test, and waiting on conditions with deadlines.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <nominee/session.hpp>
+
+#include "zookeeper_launcher.hpp"
+
+namespace nominee::testing {
+
+// The standalone server every test of this binary talks to, started on
+// first use and killed (by PID) when the binary exits. Fails the test with
+// the launcher's message (how to install Java or the server) if it cannot start.
+zookeeper_cluster& shared_zookeeper();
+
+// A root no other test uses: "/<test-suite>.<test-name>-<n>".
+std::string unique_root();
+
+// Polls cond every few milliseconds until it holds or timeout passes.
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+// Session options for tests: short timeouts, the shared server.
+session_options test_options(const std::string& hosts);
+
+// Records a session's state events, for assertions on order and timing.
+class state_recorder {
+ public:
+  explicit state_recorder(session& s);
+  std::vector<session_state> states() const;
+  // Waits until `state` has been seen at least `count` times.
+  bool wait_for(session_state state, std::chrono::milliseconds timeout, int count = 1) const;
+  int count(session_state state) const;
+  session_event last() const;
+
+ private:
+  // Shared with the listener, which may outlive the recorder (the session
+  // reports `closed` after the test body's locals are gone).
+  struct log {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<session_event> events;
+  };
+  std::shared_ptr<log> log_ = std::make_shared<log>();
+};
+
+// A future's result within a deadline, or a test failure that says so.
+template <class T>
+T get_within(std::future<T>& f, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  if (f.wait_for(timeout) != std::future_status::ready)
+    throw std::runtime_error("operation did not complete within " + std::to_string(timeout.count()) + " ms");
+  return f.get();
+}
+
+}  // namespace nominee::testing

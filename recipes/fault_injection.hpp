@@ -1,0 +1,15 @@
+#pragma once
+// Test-only hooks that make rare failures happen on demand. Process-wide;
+// the library's own code never sets them.
+
+namespace nominee::detail::fault_injection {
+
+// The next n create replies that succeed on the server are reported to the
+// request as a connection loss: the exact ambiguity a protected create
+// exists for (the node is there, the client was not told).
+void lose_create_replies(int n) noexcept;
+
+// Consumes one pending injection; true if this reply is to be lost.
+bool take_lost_create_reply() noexcept;
+
+}  // namespace nominee::detail::fault_injection

@@ -1,0 +1,78 @@
+#include <nominee/session.hpp>
+
+#include <future>
+#include <thread>
+
+#include "session_core.hpp"
+#include "session_operations.hpp"
+#include "validate.hpp"
+
+namespace nominee {
+
+session::session(executor_type executor, session_options options)
+    : core_(detail::session_core::create(std::move(executor), std::move(options), nullptr)) {}
+
+session::session(session_options options) {
+  auto io = std::make_unique<detail::owned_io>();
+  executor_type executor = io->context.get_executor();
+  core_ = detail::session_core::create(std::move(executor), std::move(options), std::move(io));
+}
+
+session::~session() { core_->close(); }
+
+session::executor_type session::get_executor() const noexcept { return core_->executor(); }
+const session_options& session::options() const noexcept { return core_->options(); }
+session_state session::state() const { return core_->state(); }
+std::int64_t session::session_id() const { return core_->session_id(); }
+std::string session::session_password() const { return core_->session_password(); }
+std::chrono::milliseconds session::negotiated_timeout() const { return core_->negotiated_timeout(); }
+std::string session::current_server() const { return core_->current_server(); }
+session::listener_id session::add_listener(listener on_event) { return core_->add_listener(std::move(on_event)); }
+void session::remove_listener(listener_id id) { core_->remove_listener(id); }
+void session::close() { core_->close(); }
+
+void session::wait_connected(std::chrono::milliseconds timeout) {
+  std::promise<std::error_code> promise;
+  auto result = promise.get_future();
+  core_->wait_connected(timeout, detail::completion<std::error_code>(
+                                     [&promise](std::error_code ec) { promise.set_value(ec); }, get_executor()));
+  // The waiter's own timer bounds this; the margin covers a busy executor.
+  if (result.wait_for(timeout + std::chrono::seconds(5)) != std::future_status::ready)
+    throw error(errc::deadline_exceeded,
+                detail::describe("ZooKeeper at", options().hosts) +
+                    ": no answer, and the session's executor is not running (is it this thread?)");
+  if (auto ec = result.get())
+    throw error(ec, "could not connect to " + detail::describe("ZooKeeper at", options().hosts) + " within " +
+                        std::to_string(timeout.count()) + " ms");
+}
+
+void session::start_wait_connected(std::chrono::milliseconds timeout, detail::completion<std::error_code> done) {
+  core_->wait_connected(timeout, std::move(done));
+}
+void session::start_create(std::string path, std::string data, create_options options, bool protect,
+                           created_completion done) {
+  detail::start_create(core_, std::move(path), std::move(data), std::move(options), protect, std::move(done));
+}
+void session::start_get(std::string path, watcher on_change, node_completion done) {
+  detail::start_get(core_, std::move(path), std::move(on_change), std::move(done));
+}
+void session::start_exists(std::string path, watcher on_change, exists_completion done) {
+  detail::start_exists(core_, std::move(path), std::move(on_change), std::move(done));
+}
+void session::start_get_children(std::string path, watcher on_change, children_completion done) {
+  detail::start_get_children(core_, std::move(path), std::move(on_change), std::move(done));
+}
+void session::start_set(std::string path, std::string data, std::int32_t version, stat_completion done) {
+  detail::start_set(core_, std::move(path), std::move(data), version, std::move(done));
+}
+void session::start_remove(std::string path, std::int32_t version, detail::completion<std::error_code> done) {
+  detail::start_remove(core_, std::move(path), version, std::move(done));
+}
+void session::start_multi(std::vector<operation> operations, multi_completion done) {
+  detail::start_multi(core_, std::move(operations), std::move(done));
+}
+void session::start_ensure_path(std::string path, detail::completion<std::error_code> done) {
+  detail::start_ensure_path(core_, std::move(path), std::move(done));
+}
+
+}  // namespace nominee

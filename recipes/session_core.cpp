@@ -1,0 +1,343 @@
+#include "session_core.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <nominee/error.hpp>
+#include <nominee/log.hpp>
+
+#include "validate.hpp"
+
+namespace nominee::detail {
+
+namespace asio = boost::asio;
+
+std::shared_ptr<session_core> session_core::create(asio::any_io_executor executor, session_options options,
+                                                   std::unique_ptr<owned_io> io) {
+  auto problem = check_session_options(options);
+  if (problem.error) throw error(problem.error, describe(problem.field, problem.value));
+  std::shared_ptr<session_core> core(new session_core(std::move(executor), std::move(options), std::move(io)));
+  core->open_handle();
+  if (core->owned_io_) {
+    auto* io_ptr = core->owned_io_.get();
+    io_ptr->thread = std::thread([io_ptr] { io_ptr->context.run(); });
+  }
+  return core;
+}
+
+session_core::session_core(asio::any_io_executor executor, session_options options, std::unique_ptr<owned_io> io)
+    : executor_(std::move(executor)),
+      strand_(asio::make_strand(executor_)),
+      options_(std::move(options)),
+      default_acl_(options_.default_acl  ? *options_.default_acl
+                   : options_.digest.empty() ? open_acl()
+                                             : creator_all_world_read_acl()),
+      owned_io_(std::move(io)) {}
+
+session_core::~session_core() {
+  close();
+  if (owned_io_) {
+    owned_io_->work.reset();
+    if (owned_io_->thread.joinable()) {
+      // Destroyed from a handler on our own I/O thread: it cannot join itself.
+      if (owned_io_->thread.get_id() == std::this_thread::get_id()) {
+        owned_io_->context.stop();
+        owned_io_->thread.detach();
+        (void)owned_io_.release();  // the running thread still uses it; leak rather than crash
+      } else {
+        owned_io_->thread.join();
+      }
+    }
+  }
+}
+
+void session_core::open_handle() {
+  std::uint64_t generation;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    generation = ++generation_;
+  }
+  auto handle = std::make_shared<zookeeper_handle>(options_, generation, weak_from_this());
+  std::lock_guard lock(mutex_);
+  handle_ = std::move(handle);
+}
+
+session_state session_core::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+std::int64_t session_core::session_id() const {
+  std::lock_guard lock(mutex_);
+  return session_id_;
+}
+
+std::string session_core::session_password() const {
+  std::lock_guard lock(mutex_);
+  return password_;
+}
+
+std::chrono::milliseconds session_core::negotiated_timeout() const {
+  std::lock_guard lock(mutex_);
+  return negotiated_timeout_;
+}
+
+std::string session_core::current_server() const {
+  auto handle = current_handle();
+  if (!handle || state() == session_state::suspended) return {};
+  const char* server = zoo_get_current_server(handle->get());
+  return server ? std::string(server) : std::string();
+}
+
+bool session_core::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+std::shared_ptr<zookeeper_handle> session_core::current_handle() const {
+  std::lock_guard lock(mutex_);
+  return handle_;
+}
+
+session::listener_id session_core::add_listener(session::listener on_event) {
+  std::lock_guard lock(mutex_);
+  auto id = next_listener_id_++;
+  listeners_.emplace(id, std::make_shared<session::listener>(std::move(on_event)));
+  return id;
+}
+
+void session_core::remove_listener(session::listener_id id) {
+  std::lock_guard lock(mutex_);
+  listeners_.erase(id);
+}
+
+void session_core::close() {
+  std::shared_ptr<zookeeper_handle> handle;
+  std::vector<std::thread> closers;
+  session_event event;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    state_ = session_state::closed;  // state() says so as soon as close() returns
+    event = {state_, session_id_, negotiated_timeout_};
+    handle = std::move(handle_);
+    closers = std::move(closers_);
+  }
+  // zookeeper_close tells the server (so our ephemerals go now) and fails
+  // the requests in flight with ZCLOSING; their replies reach the strand.
+  handle.reset();
+  for (auto& t : closers) t.join();
+  asio::post(strand_, [self = shared_from_this(), event] {
+    self->flush_watches(0, true);
+    self->finish_waiters(errc::session_closed);
+    self->notify(event);
+  });
+}
+
+void session_core::wait_connected(std::chrono::milliseconds timeout, completion<std::error_code> done) {
+  asio::post(strand_, [self = shared_from_this(), timeout, done = std::move(done)]() mutable {
+    auto s = self->state();
+    if (s == session_state::connected || s == session_state::reconnected) return done(std::error_code{});
+    if (s == session_state::closed) return done(errc::session_closed);
+    if (s == session_state::auth_failed) return done(errc::auth_failed);
+    auto timer = std::make_unique<asio::steady_timer>(self->strand_, timeout);
+    auto* timer_ptr = timer.get();
+    self->waiters_.push_back({std::move(done), std::move(timer)});
+    timer_ptr->async_wait([weak = self->weak_from_this(), timer_ptr](const std::error_code& ec) {
+      auto core = weak.lock();
+      if (ec || !core) return;
+      auto& waiters = core->waiters_;
+      for (auto it = waiters.begin(); it != waiters.end(); ++it) {
+        if (it->timer.get() != timer_ptr) continue;
+        auto done = std::move(it->done);
+        waiters.erase(it);
+        done(errc::deadline_exceeded);
+        return;
+      }
+    });
+  });
+}
+
+void session_core::finish_waiters(std::error_code ec) {
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) {
+    w.timer->cancel();
+    w.done(ec);
+  }
+}
+
+void session_core::post_session_state(std::uint64_t generation, int zoo_state) {
+  asio::post(strand_, [weak = weak_from_this(), generation, zoo_state] {
+    if (auto core = weak.lock()) core->on_session_state(generation, zoo_state);
+  });
+}
+
+void session_core::on_session_state(std::uint64_t generation, int zoo_state) {
+  std::shared_ptr<zookeeper_handle> handle;
+  session_state current;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_ || generation != generation_ || !handle_) return;  // a retired handle's late news
+    handle = handle_;
+    current = state_;
+  }
+
+  if (zoo_state == ZOO_CONNECTED_STATE) {
+    const clientid_t* id = zoo_client_id(handle->get());
+    auto timeout = std::chrono::milliseconds(zoo_recv_timeout(handle->get()));
+    bool same_session = false;
+    {
+      std::lock_guard lock(mutex_);
+      same_session = id && id->client_id == session_id_ && session_id_ != 0;
+      session_id_ = id ? id->client_id : 0;
+      password_.assign(id ? id->passwd : "", id ? sizeof(id->passwd) : 0);
+      negotiated_timeout_ = timeout;
+    }
+    set_state(same_session && current == session_state::suspended ? session_state::reconnected
+                                                                    : session_state::connected);
+    finish_waiters({});
+  } else if (zoo_state == ZOO_CONNECTING_STATE || zoo_state == ZOO_ASSOCIATING_STATE) {
+    if (current == session_state::connected || current == session_state::reconnected)
+      set_state(session_state::suspended);
+  } else if (zoo_state == ZOO_EXPIRED_SESSION_STATE) {
+    log(log_level::warn, "ZooKeeper session 0x" + [&] {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(session_id()));
+      return std::string(buf);
+    }() + " expired");
+    flush_watches(generation, false);
+    set_state(session_state::expired);
+    std::shared_ptr<zookeeper_handle> old;
+    {
+      std::lock_guard lock(mutex_);
+      old = std::move(handle_);
+    }
+    retire_handle(std::move(old));
+    if (options_.reconnect_after_expiry) {
+      set_state(session_state::connecting);
+      try {
+        open_handle();
+      } catch (const std::exception& e) {
+        log(log_level::error, std::string("could not open a new ZooKeeper session: ") + e.what());
+      }
+    } else {
+      finish_waiters(errc::session_expired);
+    }
+  } else if (zoo_state == ZOO_AUTH_FAILED_STATE) {
+    log(log_level::error, "ZooKeeper refused the digest credentials for " + options_.hosts);
+    flush_watches(generation, false);
+    set_state(session_state::auth_failed);
+    finish_waiters(errc::auth_failed);
+  }
+}
+
+void session_core::set_state(session_state next) {
+  session_event event;
+  {
+    std::lock_guard lock(mutex_);
+    state_ = next;
+    event = {next, session_id_, negotiated_timeout_};
+  }
+  notify(event);
+}
+
+void session_core::notify(const session_event& event) {
+  std::vector<std::shared_ptr<session::listener>> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, l] : listeners_) listeners.push_back(l);
+  }
+  log(log_level::info, std::string("session state: ") + std::string(to_string(event.state)));
+  for (auto& l : listeners) {
+    try {
+      (*l)(event);
+    } catch (const std::exception& e) {
+      log(log_level::error, std::string("session listener threw: ") + e.what());
+    }
+  }
+}
+
+void session_core::retire_handle(std::shared_ptr<zookeeper_handle> handle) {
+  if (!handle) return;
+  std::lock_guard lock(mutex_);
+  // zookeeper_close joins the C client's threads: never on the strand.
+  closers_.emplace_back([h = std::move(handle)]() mutable { h.reset(); });
+}
+
+std::uint64_t session_core::register_watch(session::watcher on_change, std::string path) {
+  std::lock_guard lock(mutex_);
+  auto id = next_watch_id_++;
+  watches_.emplace(id, watch_entry{std::move(on_change), std::move(path), 0});
+  return id;
+}
+
+void session_core::arm_watch(std::uint64_t id, std::uint64_t generation) {
+  std::lock_guard lock(mutex_);
+  if (auto it = watches_.find(id); it != watches_.end()) it->second.generation = generation;
+}
+
+void session_core::cancel_watch(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  watches_.erase(id);
+}
+
+void session_core::watch_trampoline(zhandle_t* zh, int type, int, const char* path, void* context) {
+  if (type == ZOO_SESSION_EVENT) return;  // the session watcher handles these; the watch stays armed
+  auto* handle = zookeeper_handle::from(zh);
+  if (!handle) return;
+  auto core = handle->core().lock();
+  if (!core) return;
+  auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
+  watch_event event{to_watch_event_type(type), path ? path : ""};
+  asio::post(core->strand_, [core, id, event = std::move(event)]() mutable { core->fire_watch(id, std::move(event)); });
+}
+
+void session_core::fire_watch(std::uint64_t id, watch_event event) {
+  session::watcher on_change;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = watches_.find(id);
+    if (it == watches_.end()) return;
+    on_change = std::move(it->second.on_change);
+    watches_.erase(it);
+  }
+  // Through the strand, then the executor: a watch event never overtakes
+  // the reply of the read that set it.
+  asio::post(executor_, [on_change = std::move(on_change), event = std::move(event)] {
+    try {
+      on_change(event);
+    } catch (const std::exception& e) {
+      log(log_level::error, std::string("watcher threw: ") + e.what());
+    }
+  });
+}
+
+void session_core::flush_watches(std::uint64_t generation, bool all) {
+  std::vector<std::pair<session::watcher, std::string>> lost;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = watches_.begin(); it != watches_.end();) {
+      // generation 0: registered but its request not sent yet; that request
+      // will go to the next handle, so the watch survives an expiry.
+      if (all || (it->second.generation != 0 && it->second.generation <= generation)) {
+        lost.emplace_back(std::move(it->second.on_change), std::move(it->second.path));
+        it = watches_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& [on_change, path] : lost) {
+    asio::post(executor_, [on_change = std::move(on_change), path = std::move(path)] {
+      try {
+        on_change(watch_event{watch_event_type::session_lost, path});
+      } catch (const std::exception& e) {
+        log(log_level::error, std::string("watcher threw: ") + e.what());
+      }
+    });
+  }
+}
+
+}  // namespace nominee::detail

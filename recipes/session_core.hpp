@@ -1,0 +1,135 @@
+#pragma once
+// The engine behind nominee::session.
+//
+// Threads: the C client's completion thread only posts to `strand_` (session
+// state, replies, watch events); all state transitions, retries and timers
+// run on that strand; user handlers are posted to their own executors. The
+// mutex guards what user threads read directly (state, ids) and the current
+// handle, and is never held across a call into the C client that blocks.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <nominee/acl.hpp>
+#include <nominee/detail/completion.hpp>
+#include <nominee/session.hpp>
+#include <nominee/session_options.hpp>
+#include <nominee/session_state.hpp>
+#include <nominee/watch_event.hpp>
+
+#include "zookeeper_handle.hpp"
+
+namespace nominee::detail {
+
+// An io_context with one thread, for sessions built without an executor.
+struct owned_io {
+  boost::asio::io_context context;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{context.get_executor()};
+  std::thread thread;
+};
+
+class session_core : public std::enable_shared_from_this<session_core> {
+ public:
+  using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+
+  // Checks the options (throws nominee::error naming the bad one).
+  static std::shared_ptr<session_core> create(boost::asio::any_io_executor executor, session_options options,
+                                              std::unique_ptr<owned_io> io);
+  ~session_core();
+
+  const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
+  const strand_type& strand() const noexcept { return strand_; }
+  const session_options& options() const noexcept { return options_; }
+  const acl& default_acl() const noexcept { return default_acl_; }
+  std::mt19937_64& random() noexcept { return random_; }  // strand only
+
+  session_state state() const;
+  std::int64_t session_id() const;
+  std::string session_password() const;
+  std::chrono::milliseconds negotiated_timeout() const;
+  std::string current_server() const;
+  bool closed() const;
+
+  session::listener_id add_listener(session::listener on_event);
+  void remove_listener(session::listener_id id);
+
+  void close();
+  void wait_connected(std::chrono::milliseconds timeout, completion<std::error_code> done);
+
+  // The handle requests go to now; null once closed (or while none is open).
+  std::shared_ptr<zookeeper_handle> current_handle() const;
+
+  // --- watch registry ---------------------------------------------------
+  // A watch's id travels through the C client as its context; an id that is
+  // no longer registered (fired, cancelled, flushed) is ignored, so repeated
+  // session events and a close can never call a watcher twice or late.
+  std::uint64_t register_watch(session::watcher on_change, std::string path);
+  // The server accepted the watch on this handle's session: from now on an
+  // expiry of that session ends it with session_lost. (Until then, an
+  // expiry leaves it alone: its request will be retried on the next session.)
+  void arm_watch(std::uint64_t id, std::uint64_t generation);
+  void cancel_watch(std::uint64_t id);
+  static void watch_trampoline(zhandle_t* zh, int type, int state, const char* path, void* context);
+
+  // From the C client's completion thread.
+  void post_session_state(std::uint64_t generation, int zoo_state);
+
+ private:
+  struct watch_entry {
+    session::watcher on_change;
+    std::string path;
+    std::uint64_t generation = 0;
+  };
+  struct connect_waiter {
+    completion<std::error_code> done;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+
+  session_core(boost::asio::any_io_executor executor, session_options options, std::unique_ptr<owned_io> io);
+  void open_handle();  // a fresh session, on the strand (or in create)
+  void on_session_state(std::uint64_t generation, int zoo_state);  // strand
+  void set_state(session_state next);                              // strand
+  void notify(const session_event& event);                         // strand
+  void fire_watch(std::uint64_t id, watch_event event);            // strand
+  void flush_watches(std::uint64_t generation, bool all);           // strand
+  void finish_waiters(std::error_code ec);                          // strand
+  void retire_handle(std::shared_ptr<zookeeper_handle> handle);     // close it off the strand
+
+  boost::asio::any_io_executor executor_;
+  strand_type strand_;
+  session_options options_;
+  acl default_acl_;
+  std::unique_ptr<owned_io> owned_io_;
+  std::mt19937_64 random_{std::random_device{}()};
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<zookeeper_handle> handle_;
+  std::uint64_t generation_ = 0;
+  session_state state_ = session_state::connecting;
+  std::int64_t session_id_ = 0;
+  std::string password_;
+  std::chrono::milliseconds negotiated_timeout_{0};
+  bool closed_ = false;
+  std::map<session::listener_id, std::shared_ptr<session::listener>> listeners_;
+  session::listener_id next_listener_id_ = 1;
+  std::unordered_map<std::uint64_t, watch_entry> watches_;
+  std::uint64_t next_watch_id_ = 1;
+  std::vector<std::thread> closers_;
+
+  std::vector<connect_waiter> waiters_;  // strand only
+};
+
+}  // namespace nominee::detail

@@ -1,0 +1,718 @@
+#include "session_operations.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <nominee/error.hpp>
+#include <nominee/log.hpp>
+
+#include "backoff.hpp"
+#include "fault_injection.hpp"
+#include "session_core.hpp"
+#include "validate.hpp"
+#include "zookeeper_handle.hpp"
+
+namespace nominee::detail {
+namespace {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+// What a C completion carried, copied off the C client's buffers.
+struct reply {
+  int rc = ZOK;
+  bool sent = true;  // false: the client refused the request before sending it
+  std::string data;
+  std::optional<nominee::stat> stat;
+  std::string path;
+  std::vector<std::string> names;
+  std::vector<operation_result> results;
+};
+
+void* watch_context(std::uint64_t id) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)); }
+
+// The state every request shares: deadline, retries, stale-reply filtering.
+class request : public std::enable_shared_from_this<request> {
+ public:
+  explicit request(const std::shared_ptr<session_core>& core)
+      : core_(core),
+        strand_(core->strand()),
+        deadline_(clock::now() + core->options().operation_timeout),
+        deadline_timer_(strand_),
+        retry_timer_(strand_) {}
+  virtual ~request() = default;
+
+  void begin() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->deadline_timer_.expires_at(self->deadline_);
+      // Pending timer handlers own the request: between a reply and its
+      // retry nothing else does. finish() cancels them, which releases it.
+      self->deadline_timer_.async_wait([self](const std::error_code& ec) {
+        if (!ec && !self->done_) self->fail(errc::deadline_exceeded);
+      });
+      self->on_begin();
+      self->transmit();
+    });
+  }
+
+  // On the C client's completion thread, for requests whose reply lives in
+  // buffers the request owns (multi).
+  virtual void collect(reply&) {}
+
+  // From a trampoline: hop to the strand and drop replies of earlier sends.
+  static void deliver(std::shared_ptr<request> self, int attempt, reply r) {
+    auto strand = self->strand_;
+    asio::post(strand, [self = std::move(self), attempt, r = std::move(r)]() mutable {
+      if (self->done_ || attempt != self->attempt_) return;
+      self->on_reply(std::move(r));
+    });
+  }
+
+ protected:
+  virtual void on_begin() {}
+  // Sends the request's current step on zh; `call` is the C completion's data.
+  virtual int send(zhandle_t* zh, void* call) = 0;
+  virtual void on_reply(reply&& r) = 0;
+  // Completes the caller's handler with the error (once).
+  virtual void report_failure(std::error_code ec) = 0;
+  // Safe to send again after a connection loss (reads; protected steps).
+  virtual bool idempotent() const = 0;
+
+  std::shared_ptr<session_core> core() const { return core_.lock(); }
+  std::uint64_t sent_generation() const { return sent_generation_; }
+
+  void transmit();
+  void retry_or_fail(std::error_code ec, bool sent);
+  void fail(std::error_code ec) {
+    if (done_) return;
+    finish();
+    report_failure(ec);
+  }
+  // Marks the request complete; later replies and timers are ignored.
+  void finish() {
+    done_ = true;
+    deadline_timer_.cancel();
+    retry_timer_.cancel();
+  }
+
+ private:
+  std::weak_ptr<session_core> core_;
+  session_core::strand_type strand_;
+  clock::time_point deadline_;
+  asio::steady_timer deadline_timer_;
+  asio::steady_timer retry_timer_;
+  bool done_ = false;
+  int attempt_ = 0;
+  int retries_ = 0;
+  std::uint64_t sent_generation_ = 0;
+};
+
+// Travels through the C client as the completion's `data`; the trampoline
+// reclaims it exactly once.
+struct call_context {
+  std::shared_ptr<request> owner;
+  int attempt;
+};
+
+std::unique_ptr<call_context> take_call(const void* data) {
+  return std::unique_ptr<call_context>(static_cast<call_context*>(const_cast<void*>(data)));
+}
+
+void on_data_reply(int rc, const char* value, int value_len, const struct Stat* st, const void* data) {
+  auto call = take_call(data);
+  reply r;
+  r.rc = rc;
+  if (rc == ZOK) {
+    if (value && value_len > 0) r.data.assign(value, static_cast<std::size_t>(value_len));
+    if (st) r.stat = to_stat(*st);
+  }
+  request::deliver(std::move(call->owner), call->attempt, std::move(r));
+}
+
+void on_stat_reply(int rc, const struct Stat* st, const void* data) {
+  auto call = take_call(data);
+  reply r;
+  r.rc = rc;
+  if (rc == ZOK && st) r.stat = to_stat(*st);
+  request::deliver(std::move(call->owner), call->attempt, std::move(r));
+}
+
+void on_void_reply(int rc, const void* data) {
+  auto call = take_call(data);
+  reply r;
+  r.rc = rc;
+  call->owner->collect(r);
+  request::deliver(std::move(call->owner), call->attempt, std::move(r));
+}
+
+void on_string_stat_reply(int rc, const char* value, const struct Stat* st, const void* data) {
+  auto call = take_call(data);
+  reply r;
+  r.rc = rc;
+  if (rc == ZOK) {
+    if (value) r.path = value;
+    if (st) r.stat = to_stat(*st);
+  }
+  request::deliver(std::move(call->owner), call->attempt, std::move(r));
+}
+
+void on_children_reply(int rc, const struct String_vector* strings, const struct Stat* st, const void* data) {
+  auto call = take_call(data);
+  reply r;
+  r.rc = rc;
+  if (rc == ZOK) {
+    if (strings) r.names.assign(strings->data, strings->data + strings->count);
+    if (st) r.stat = to_stat(*st);
+  }
+  request::deliver(std::move(call->owner), call->attempt, std::move(r));
+}
+
+void request::transmit() {
+  auto c = core();
+  if (!c || c->closed()) return fail(errc::session_closed);
+  auto handle = c->current_handle();
+  if (!handle) {
+    reply r;
+    r.rc = ZINVALIDSTATE;  // between sessions: retried once the next one opens
+    r.sent = false;
+    return on_reply(std::move(r));
+  }
+  sent_generation_ = handle->generation();
+  auto* call = new call_context{shared_from_this(), ++attempt_};
+  int rc = send(handle->get(), call);
+  if (rc != ZOK) {
+    delete call;
+    reply r;
+    r.rc = rc;
+    r.sent = false;
+    on_reply(std::move(r));
+  }
+}
+
+void request::retry_or_fail(std::error_code ec, bool sent) {
+  auto c = core();
+  if (!c || c->closed()) return fail(errc::session_closed);
+  if (c->state() == session_state::auth_failed) return fail(errc::auth_failed);
+  bool between_sessions = ec == errc::session_expired || ec == errc::invalid_state || ec == errc::closing;
+  bool transient = is_retriable(ec) || (between_sessions && c->options().reconnect_after_expiry);
+  if (!transient || (sent && !idempotent())) return fail(ec);
+  if (retries_ >= c->options().retry.max_attempts) return fail(ec);
+  auto delay = backoff_delay(c->options().retry, retries_++, c->random());
+  if (clock::now() + delay >= deadline_) return fail(errc::deadline_exceeded);
+  retry_timer_.expires_after(delay);
+  retry_timer_.async_wait([self = shared_from_this()](const std::error_code& e) {
+    if (!e && !self->done_) self->transmit();
+  });
+}
+
+// Reads that may leave a one-shot watch behind.
+class watched_read : public request {
+ public:
+  watched_read(const std::shared_ptr<session_core>& core, std::string path, session::watcher on_change)
+      : request(core), path_(std::move(path)) {
+    if (on_change) watch_id_ = core->register_watch(std::move(on_change), path_);
+  }
+
+ protected:
+  bool idempotent() const override { return true; }
+  void arm_watch() {
+    if (auto c = core(); c && watch_id_) c->arm_watch(watch_id_, sent_generation());
+  }
+  void drop_watch() {
+    if (auto c = core(); c && watch_id_) c->cancel_watch(watch_id_);
+  }
+
+  std::string path_;
+  std::uint64_t watch_id_ = 0;
+};
+
+class get_request final : public watched_read {
+ public:
+  get_request(const std::shared_ptr<session_core>& core, std::string path, session::watcher w,
+              completion<std::error_code, node> done)
+      : watched_read(core, std::move(path), std::move(w)), done_(std::move(done)) {}
+
+ private:
+  int send(zhandle_t* zh, void* call) override {
+    if (watch_id_)
+      return zoo_awget(zh, path_.c_str(), session_core::watch_trampoline, watch_context(watch_id_), on_data_reply,
+                       call);
+    return zoo_aget(zh, path_.c_str(), 0, on_data_reply, call);
+  }
+  void on_reply(reply&& r) override {
+    if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
+    arm_watch();
+    finish();
+    done_({}, node{path_, std::move(r.data), r.stat.value_or(stat{})});
+  }
+  void report_failure(std::error_code ec) override {
+    drop_watch();
+    done_(ec, node{path_, {}, {}});
+  }
+  completion<std::error_code, node> done_;
+};
+
+class exists_request final : public watched_read {
+ public:
+  exists_request(const std::shared_ptr<session_core>& core, std::string path, session::watcher w,
+                 completion<std::error_code, std::optional<stat>> done)
+      : watched_read(core, std::move(path), std::move(w)), done_(std::move(done)) {}
+
+ private:
+  int send(zhandle_t* zh, void* call) override {
+    if (watch_id_)
+      return zoo_awexists(zh, path_.c_str(), session_core::watch_trampoline, watch_context(watch_id_),
+                          on_stat_reply, call);
+    return zoo_aexists(zh, path_.c_str(), 0, on_stat_reply, call);
+  }
+  void on_reply(reply&& r) override {
+    // The server keeps an exists() watch on a missing node too: it fires on create.
+    if (r.rc != ZOK && r.rc != ZNONODE) return retry_or_fail(to_error(r.rc), r.sent);
+    arm_watch();
+    finish();
+    done_({}, r.rc == ZOK ? r.stat : std::nullopt);
+  }
+  void report_failure(std::error_code ec) override {
+    drop_watch();
+    done_(ec, std::nullopt);
+  }
+  completion<std::error_code, std::optional<stat>> done_;
+};
+
+class children_request final : public watched_read {
+ public:
+  children_request(const std::shared_ptr<session_core>& core, std::string path, session::watcher w,
+                   completion<std::error_code, children> done)
+      : watched_read(core, std::move(path), std::move(w)), done_(std::move(done)) {}
+
+ private:
+  int send(zhandle_t* zh, void* call) override {
+    if (watch_id_)
+      return zoo_awget_children2(zh, path_.c_str(), session_core::watch_trampoline, watch_context(watch_id_),
+                                 on_children_reply, call);
+    return zoo_aget_children2(zh, path_.c_str(), 0, on_children_reply, call);
+  }
+  void on_reply(reply&& r) override {
+    if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
+    arm_watch();
+    finish();
+    done_({}, children{path_, std::move(r.names), r.stat.value_or(stat{})});
+  }
+  void report_failure(std::error_code ec) override {
+    drop_watch();
+    done_(ec, children{path_, {}, {}});
+  }
+  completion<std::error_code, children> done_;
+};
+
+class set_request final : public request {
+ public:
+  set_request(const std::shared_ptr<session_core>& core, std::string path, std::string data, std::int32_t version,
+              completion<std::error_code, stat> done)
+      : request(core), path_(std::move(path)), data_(std::move(data)), version_(version), done_(std::move(done)) {}
+
+ private:
+  bool idempotent() const override { return false; }
+  int send(zhandle_t* zh, void* call) override {
+    return zoo_aset(zh, path_.c_str(), data_.data(), static_cast<int>(data_.size()), version_, on_stat_reply, call);
+  }
+  void on_reply(reply&& r) override {
+    if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
+    finish();
+    done_({}, r.stat.value_or(stat{}));
+  }
+  void report_failure(std::error_code ec) override { done_(ec, stat{}); }
+
+  std::string path_;
+  std::string data_;
+  std::int32_t version_;
+  completion<std::error_code, stat> done_;
+};
+
+class remove_request final : public request {
+ public:
+  remove_request(const std::shared_ptr<session_core>& core, std::string path, std::int32_t version,
+                 completion<std::error_code> done)
+      : request(core), path_(std::move(path)), version_(version), done_(std::move(done)) {}
+
+ private:
+  bool idempotent() const override { return false; }
+  int send(zhandle_t* zh, void* call) override {
+    return zoo_adelete(zh, path_.c_str(), version_, on_void_reply, call);
+  }
+  void on_reply(reply&& r) override {
+    if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
+    finish();
+    done_({});
+  }
+  void report_failure(std::error_code ec) override { done_(ec); }
+
+  std::string path_;
+  std::int32_t version_;
+  completion<std::error_code> done_;
+};
+
+int send_create(zhandle_t* zh, const std::string& path, const std::string& data, const create_options& options,
+                const zoo_acl& acl, void* call) {
+  int mode = to_zoo_mode(options.mode);
+  if (is_ttl_mode(options.mode))
+    return zoo_acreate2_ttl(zh, path.c_str(), data.data(), static_cast<int>(data.size()), acl.get(), mode,
+                            options.ttl.count(), on_string_stat_reply, call);
+  return zoo_acreate2(zh, path.c_str(), data.data(), static_cast<int>(data.size()), acl.get(), mode,
+                      on_string_stat_reply, call);
+}
+
+// create, and the protected create: after a connection loss it lists the
+// parent for its "_c_<uuid>-" name rather than create a second node.
+class create_request final : public request {
+ public:
+  create_request(const std::shared_ptr<session_core>& core, std::string path, std::string data,
+                 create_options options, bool protect, completion<std::error_code, created_node> done)
+      : request(core),
+        path_(std::move(path)),
+        data_(std::move(data)),
+        options_(std::move(options)),
+        acl_(options_.acl ? *options_.acl : core->default_acl()),
+        protect_(protect),
+        done_(std::move(done)) {}
+
+ private:
+  enum class step { create, find, stat };
+
+  void on_begin() override {
+    if (!protect_) return;
+    auto c = core();
+    if (!c) return;
+    boost::uuids::basic_random_generator<std::mt19937_64> generate(&c->random());
+    uuid_ = boost::uuids::to_string(generate());
+    path_ = protected_path(path_, uuid_);
+  }
+  bool idempotent() const override { return step_ != step::create; }
+
+  std::string parent() const {
+    auto slash = path_.rfind('/');
+    return slash == 0 ? "/" : path_.substr(0, slash);
+  }
+
+  int send(zhandle_t* zh, void* call) override {
+    switch (step_) {
+      case step::create: return send_create(zh, path_, data_, options_, acl_, call);
+      case step::find: return zoo_aget_children2(zh, parent().c_str(), 0, on_children_reply, call);
+      case step::stat: return zoo_aexists(zh, found_.c_str(), 0, on_stat_reply, call);
+    }
+    return ZBADARGUMENTS;
+  }
+
+  void on_reply(reply&& r) override {
+    switch (step_) {
+      case step::create:
+        if (r.rc == ZOK && fault_injection::take_lost_create_reply()) r.rc = ZCONNECTIONLOSS;
+        if (r.rc == ZOK) return succeed(std::move(r.path), r.stat.value_or(stat{}));
+        if (protect_ && r.sent && is_connection_loss(to_error(r.rc))) {
+          step_ = step::find;  // did it land? ask before trying again
+          return retry_or_fail(to_error(r.rc), false);
+        }
+        return retry_or_fail(to_error(r.rc), r.sent);
+      case step::find: {
+        if (r.rc == ZNONODE) return fail(errc::no_node);  // the parent went away
+        if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
+        auto prefix = protected_prefix(uuid_);
+        for (auto& name : r.names) {
+          if (name.compare(0, prefix.size(), prefix) != 0) continue;
+          auto p = parent();
+          found_ = (p == "/" ? "" : p) + "/" + name;
+          step_ = step::stat;
+          return transmit();
+        }
+        step_ = step::create;  // it did not land: now it is safe to send again
+        return transmit();
+      }
+      case step::stat:
+        if (r.rc == ZOK) return succeed(found_, r.stat.value_or(stat{}));
+        if (r.rc == ZNONODE) {  // ours, but already gone (its session ended): create anew
+          step_ = step::create;
+          return transmit();
+        }
+        return retry_or_fail(to_error(r.rc), r.sent);
+    }
+  }
+
+  void succeed(std::string created, stat s) {
+    finish();
+    done_({}, created_node{std::move(created), s});
+  }
+  void report_failure(std::error_code ec) override { done_(ec, created_node{path_, {}}); }
+
+  std::string path_;
+  std::string data_;
+  create_options options_;
+  zoo_acl acl_;
+  bool protect_;
+  std::string uuid_;
+  std::string found_;
+  step step_ = step::create;
+  completion<std::error_code, created_node> done_;
+};
+
+class multi_request final : public request {
+ public:
+  multi_request(const std::shared_ptr<session_core>& core, std::vector<operation> ops,
+                completion<std::error_code, std::vector<operation_result>> done)
+      : request(core), ops_(std::move(ops)), done_(std::move(done)) {
+    default_acl_ = std::make_unique<zoo_acl>(core->default_acl());
+  }
+
+  void collect(reply& r) override {
+    // The C client filled results_ (and the buffers it points into).
+    r.results.resize(ops_.size());
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+      auto& out = r.results[i];
+      out.error = to_error(results_[i].err);
+      std::visit(
+          [&](auto& o) {
+            using T = std::decay_t<decltype(o)>;
+            out.path = o.path;
+            if constexpr (std::is_same_v<T, op::create>) {
+              // A multi's create answers with the path only (no Stat).
+              if (results_[i].err == ZOK) out.path = path_buffers_[i].c_str();
+            } else if constexpr (std::is_same_v<T, op::set>) {
+              if (results_[i].err == ZOK) out.stat = to_stat(stats_[i]);
+            }
+          },
+          ops_[i]);
+    }
+  }
+
+ private:
+  bool idempotent() const override { return false; }
+
+  int send(zhandle_t* zh, void* call) override {
+    auto n = ops_.size();
+    zoo_ops_.assign(n, zoo_op_t{});
+    results_.assign(n, zoo_op_result_t{});
+    stats_.assign(n, Stat{});
+    path_buffers_.assign(n, std::string());
+    acls_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      std::visit(
+          [&](auto& o) {
+            using T = std::decay_t<decltype(o)>;
+            if constexpr (std::is_same_v<T, op::create>) {
+              const zoo_acl* acl = default_acl_.get();
+              if (o.options.acl) acl = acls_.emplace_back(std::make_unique<zoo_acl>(*o.options.acl)).get();
+              path_buffers_[i].assign(o.path.size() + 64, '\0');  // room for a sequence suffix
+              zoo_create_op_init(&zoo_ops_[i], o.path.c_str(), o.data.data(), static_cast<int>(o.data.size()),
+                                 acl->get(), to_zoo_mode(o.options.mode), path_buffers_[i].data(),
+                                 static_cast<int>(path_buffers_[i].size()));
+              zoo_ops_[i].create_op.ttl = o.options.ttl.count();
+            } else if constexpr (std::is_same_v<T, op::remove>) {
+              zoo_delete_op_init(&zoo_ops_[i], o.path.c_str(), o.version);
+            } else if constexpr (std::is_same_v<T, op::set>) {
+              zoo_set_op_init(&zoo_ops_[i], o.path.c_str(), o.data.data(), static_cast<int>(o.data.size()),
+                              o.version, &stats_[i]);
+            } else {
+              zoo_check_op_init(&zoo_ops_[i], o.path.c_str(), o.version);
+            }
+          },
+          ops_[i]);
+    }
+    return zoo_amulti(zh, static_cast<int>(n), zoo_ops_.data(), results_.data(), on_void_reply, call);
+  }
+
+  void on_reply(reply&& r) override {
+    if (r.rc != ZOK && !r.sent) return retry_or_fail(to_error(r.rc), false);
+    finish();
+    done_(to_error(r.rc), std::move(r.results));
+  }
+  void report_failure(std::error_code ec) override { done_(ec, {}); }
+
+  std::vector<operation> ops_;
+  std::unique_ptr<zoo_acl> default_acl_;
+  std::vector<std::unique_ptr<zoo_acl>> acls_;
+  std::vector<zoo_op_t> zoo_ops_;
+  std::vector<zoo_op_result_t> results_;
+  std::vector<Stat> stats_;
+  std::vector<std::string> path_buffers_;
+  completion<std::error_code, std::vector<operation_result>> done_;
+};
+
+// exists(path), then create each missing ancestor and path itself, in order.
+// Persistent creates of fixed names are safe to repeat: node_exists is success.
+class ensure_path_request final : public request {
+ public:
+  ensure_path_request(const std::shared_ptr<session_core>& core, std::string path, completion<std::error_code> done)
+      : request(core), path_(std::move(path)), acl_(core->default_acl()), done_(std::move(done)) {
+    for (std::size_t i = 1; i <= path_.size(); ++i)
+      if (i == path_.size() || path_[i] == '/') prefixes_.push_back(path_.substr(0, i));
+  }
+
+ private:
+  bool idempotent() const override { return true; }
+  int send(zhandle_t* zh, void* call) override {
+    if (checking_) return zoo_aexists(zh, path_.c_str(), 0, on_stat_reply, call);
+    return send_create(zh, prefixes_[next_], {}, create_options{}, acl_, call);
+  }
+  void on_reply(reply&& r) override {
+    if (checking_) {
+      if (r.rc == ZOK) return succeed();
+      if (r.rc != ZNONODE) return retry_or_fail(to_error(r.rc), r.sent);
+      checking_ = false;
+      return transmit();
+    }
+    if (r.rc != ZOK && r.rc != ZNODEEXISTS) return retry_or_fail(to_error(r.rc), r.sent);
+    if (++next_ == prefixes_.size()) return succeed();
+    transmit();
+  }
+  void succeed() {
+    finish();
+    done_({});
+  }
+  void report_failure(std::error_code ec) override { done_(ec); }
+
+  std::string path_;
+  zoo_acl acl_;
+  std::vector<std::string> prefixes_;
+  std::size_t next_ = 0;
+  bool checking_ = true;
+  completion<std::error_code> done_;
+};
+
+void log_rejected(std::string_view operation, std::string_view path, std::error_code ec) {
+  if (current_log_level() <= log_level::debug)
+    log(log_level::debug, std::string(operation) + " " + describe("path", path) + " rejected: " + ec.message());
+}
+
+std::error_code check_create(const std::string& path, const std::string& data, const create_options& options) {
+  if (auto ec = check_path(path, is_sequential_mode(options.mode))) return ec;
+  if (path == "/") return errc::node_exists;
+  if (auto ec = check_data(data)) return ec;
+  bool ttl_mode = is_ttl_mode(options.mode);
+  if (ttl_mode != (options.ttl.count() > 0) || options.ttl.count() < 0) return errc::invalid_option;
+  if (options.acl && options.acl->empty()) return errc::invalid_option;
+  return {};
+}
+
+}  // namespace
+
+std::string protected_prefix(const std::string& uuid) { return "_c_" + uuid + "-"; }
+
+std::string protected_path(const std::string& path, const std::string& uuid) {
+  auto slash = path.rfind('/');
+  return path.substr(0, slash + 1) + protected_prefix(uuid) + path.substr(slash + 1);
+}
+
+void start_create(const std::shared_ptr<session_core>& core, std::string path, std::string data,
+                  create_options options, bool protect, completion<std::error_code, created_node> done) {
+  if (auto ec = check_create(path, data, options)) {
+    log_rejected("create", path, ec);
+    return done(ec, created_node{std::move(path), {}});
+  }
+  std::make_shared<create_request>(core, std::move(path), std::move(data), std::move(options), protect,
+                                   std::move(done))
+      ->begin();
+}
+
+void start_get(const std::shared_ptr<session_core>& core, std::string path, session::watcher on_change,
+               completion<std::error_code, node> done) {
+  if (auto ec = check_path(path)) {
+    log_rejected("get", path, ec);
+    return done(ec, node{std::move(path), {}, {}});
+  }
+  std::make_shared<get_request>(core, std::move(path), std::move(on_change), std::move(done))->begin();
+}
+
+void start_exists(const std::shared_ptr<session_core>& core, std::string path, session::watcher on_change,
+                  completion<std::error_code, std::optional<stat>> done) {
+  if (auto ec = check_path(path)) {
+    log_rejected("exists", path, ec);
+    return done(ec, std::nullopt);
+  }
+  std::make_shared<exists_request>(core, std::move(path), std::move(on_change), std::move(done))->begin();
+}
+
+void start_get_children(const std::shared_ptr<session_core>& core, std::string path, session::watcher on_change,
+                        completion<std::error_code, children> done) {
+  if (auto ec = check_path(path)) {
+    log_rejected("get_children", path, ec);
+    return done(ec, children{std::move(path), {}, {}});
+  }
+  std::make_shared<children_request>(core, std::move(path), std::move(on_change), std::move(done))->begin();
+}
+
+void start_set(const std::shared_ptr<session_core>& core, std::string path, std::string data, std::int32_t version,
+               completion<std::error_code, stat> done) {
+  std::error_code ec = check_path(path);
+  if (!ec) ec = check_data(data);
+  if (!ec && version < any_version) ec = errc::invalid_option;
+  if (ec) {
+    log_rejected("set", path, ec);
+    return done(ec, stat{});
+  }
+  std::make_shared<set_request>(core, std::move(path), std::move(data), version, std::move(done))->begin();
+}
+
+void start_remove(const std::shared_ptr<session_core>& core, std::string path, std::int32_t version,
+                  completion<std::error_code> done) {
+  std::error_code ec = check_path(path);
+  if (!ec && version < any_version) ec = errc::invalid_option;
+  if (ec) {
+    log_rejected("remove", path, ec);
+    return done(ec);
+  }
+  std::make_shared<remove_request>(core, std::move(path), version, std::move(done))->begin();
+}
+
+void start_multi(const std::shared_ptr<session_core>& core, std::vector<operation> operations,
+                 completion<std::error_code, std::vector<operation_result>> done) {
+  std::error_code ec;
+  std::size_t total_bytes = 0;
+  if (operations.size() > max_multi_operations) ec = errc::too_many_operations;
+  std::vector<operation_result> results(operations.size());
+  for (std::size_t i = 0; i < operations.size() && !ec; ++i) {
+    std::visit(
+        [&](auto& o) {
+          using T = std::decay_t<decltype(o)>;
+          results[i].path = o.path;
+          if constexpr (std::is_same_v<T, op::create>) {
+            ec = check_create(o.path, o.data, o.options);
+            total_bytes += o.data.size() + o.path.size();
+          } else if constexpr (std::is_same_v<T, op::set>) {
+            ec = check_path(o.path);
+            if (!ec) ec = check_data(o.data);
+            total_bytes += o.data.size() + o.path.size();
+          } else {
+            ec = check_path(o.path);
+            total_bytes += o.path.size();
+          }
+          if constexpr (!std::is_same_v<T, op::create>)
+            if (!ec && o.version < any_version) ec = errc::invalid_option;
+          if (ec) results[i].error = ec;
+        },
+        operations[i]);
+  }
+  if (!ec && total_bytes > max_node_data_bytes) ec = errc::data_too_large;  // one request: jute.maxbuffer
+  if (ec) {
+    log_rejected("multi", operations.empty() ? "" : std::visit([](auto& o) { return o.path; }, operations.front()), ec);
+    return done(ec, std::move(results));
+  }
+  if (operations.empty()) return done({}, {});
+  std::make_shared<multi_request>(core, std::move(operations), std::move(done))->begin();
+}
+
+void start_ensure_path(const std::shared_ptr<session_core>& core, std::string path,
+                       completion<std::error_code> done) {
+  if (auto ec = check_path(path)) {
+    log_rejected("ensure_path", path, ec);
+    return done(ec);
+  }
+  if (path == "/") return done({});
+  std::make_shared<ensure_path_request>(core, std::move(path), std::move(done))->begin();
+}
+
+}  // namespace nominee::detail

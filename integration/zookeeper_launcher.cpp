@@ -175,10 +175,11 @@ bool executable_file(const std::filesystem::path& path) {
   return std::filesystem::is_regular_file(path, error) && ::access(path.c_str(), X_OK) == 0;
 }
 
+// Paths handed to the server are absolute: it runs in its own directory.
 std::string find_java(const std::string& configured) {
   const std::string hint = install_hint("default-jre-headless");
   if (!configured.empty()) {
-    if (executable_file(configured)) return configured;
+    if (executable_file(configured)) return std::filesystem::absolute(configured).string();
     throw std::runtime_error("Java runtime not found at " + configured + ": " + hint);
   }
   if (const char* path = std::getenv("PATH")) {
@@ -189,14 +190,15 @@ std::string find_java(const std::string& configured) {
       rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
       if (dir.empty()) continue;  // "" means the working directory: never trust it for this
       auto candidate = std::filesystem::path(dir) / "java";
-      if (executable_file(candidate)) return candidate.string();
+      if (executable_file(candidate)) return std::filesystem::absolute(candidate).string();
     }
   }
   if (executable_file("/usr/bin/java")) return "/usr/bin/java";
   throw std::runtime_error("Java runtime (java) not found on PATH or at /usr/bin/java: " + hint);
 }
 
-std::string find_class_path(const std::filesystem::path& jar_dir) {
+std::string find_class_path(const std::filesystem::path& configured_dir) {
+  const auto jar_dir = std::filesystem::absolute(configured_dir);
   auto require = [&](const char* jar, std::string_view why) {
     auto path = jar_dir / jar;
     std::error_code error;
@@ -224,7 +226,7 @@ std::filesystem::path make_temp_dir() {
   std::string pattern = std::string(base && *base ? base : "/tmp") + "/nominee-zk-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr)
     throw std::runtime_error("cannot create a temp dir like " + pattern + ": " + errno_text(errno));
-  return std::filesystem::path(pattern);
+  return std::filesystem::absolute(pattern);
 }
 
 bool keep_data() {
@@ -441,7 +443,8 @@ zookeeper_cluster::zookeeper_cluster(zookeeper_options options) : options_(std::
 
   try {
     servers_.resize(static_cast<std::size_t>(options_.servers));
-    for (int i = 0; i < size(); ++i) servers_[static_cast<std::size_t>(i)].dir = directory_ / ("server-" + std::to_string(i + 1));
+    for (int i = 0; i < size(); ++i)
+      servers_[static_cast<std::size_t>(i)].dir = directory_ / ("server-" + std::to_string(i + 1));
 
     std::string failure;
     for (int attempt = 1; attempt <= port_attempts; ++attempt) {
@@ -735,7 +738,8 @@ void zookeeper_cluster::pause(int server) {
   check_index(server);
   std::lock_guard lock(mutex_);
   auto& process = servers_[static_cast<std::size_t>(server)];
-  if (!reap(process)) throw std::runtime_error("cannot pause ZooKeeper server " + std::to_string(server) + ": not running");
+  if (!reap(process))
+    throw std::runtime_error("cannot pause ZooKeeper server " + std::to_string(server) + ": not running");
   if (process.paused) return;
   ::kill(process.pid, SIGSTOP);
   // Return only once the kernel has stopped it, so a test's next step
@@ -762,7 +766,8 @@ void zookeeper_cluster::resume(int server) {
   check_index(server);
   std::lock_guard lock(mutex_);
   auto& process = servers_[static_cast<std::size_t>(server)];
-  if (!reap(process)) throw std::runtime_error("cannot resume ZooKeeper server " + std::to_string(server) + ": not running");
+  if (!reap(process))
+    throw std::runtime_error("cannot resume ZooKeeper server " + std::to_string(server) + ": not running");
   if (!process.paused) return;
   ::kill(process.pid, SIGCONT);
   const auto deadline = steady::now() + signal_ack_timeout;

@@ -35,12 +35,14 @@ struct zookeeper_options {
   std::string jar_dir = "/usr/share/java";
   // forceSync; benchmarks may turn it off to measure the client, not the disk.
   bool fsync = true;
-  // Appended to the JVM command line (e.g. "-Xlog:gc").
+  // Appended after our JVM flags, so they win (e.g. "-XX:TieredStopAtLevel=4"
+  // for the full JIT, "-Xlog:gc" to see pauses).
   std::vector<std::string> extra_jvm_args = {};
 };
 
-// Asks a ZooKeeper "four letter word" over TCP and returns the whole answer,
-// or nullopt when nothing answered in time (refused, paused, still starting).
+// Asks a ZooKeeper "four letter word" over TCP (host: a dotted IPv4
+// address) and returns the whole answer, or nullopt when nothing answered
+// in time (refused, paused, still starting).
 std::optional<std::string> ask_four_letter_word(const std::string& host, int port, std::string_view word,
                                                 std::chrono::milliseconds timeout);
 
@@ -48,7 +50,8 @@ std::optional<std::string> ask_four_letter_word(const std::string& host, int por
 // every server still running and removes the temp dir (set the environment
 // variable NOMINEE_KEEP_ZK_DATA=1 to keep it; its path goes to stderr).
 // Servers are numbered 0 .. size()-1 (their myid is index + 1). All methods
-// may be called from any thread.
+// may be called from any thread; stop, kill, pause and resume hold a lock
+// while they wait for the process, start only while it forks.
 class zookeeper_cluster {
  public:
   // Starts every server and waits until each serves (and, for an ensemble,

@@ -1,7 +1,11 @@
 #include <nominee/session.hpp>
 
 #include <future>
+#include <memory>
 #include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "session_core.hpp"
 #include "session_operations.hpp"
@@ -9,16 +13,33 @@
 
 namespace nominee {
 
-session::session(executor_type executor, session_options options)
-    : core_(detail::session_core::create(std::move(executor), std::move(options), nullptr)) {}
+namespace detail {
+struct owned_io {
+  boost::asio::io_context context;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{context.get_executor()};
+  std::thread thread;
+};
+}  // namespace detail
 
-session::session(session_options options) {
-  auto io = std::make_unique<detail::owned_io>();
-  executor_type executor = io->context.get_executor();
-  core_ = detail::session_core::create(std::move(executor), std::move(options), std::move(io));
+session::session(executor_type executor, session_options options)
+    : core_(detail::session_core::create(std::move(executor), std::move(options))) {}
+
+session::session(session_options options) : io_(std::make_shared<detail::owned_io>()) {
+  core_ = detail::session_core::create(io_->context.get_executor(), std::move(options));
+  io_->thread = std::thread([io = io_] { io->context.run(); });
 }
 
-session::~session() { core_->close(); }
+session::~session() {
+  core_->close();
+  if (!io_) return;
+  // Let everything already queued (replies, handlers, the `closed` event)
+  // run, then stop: run() returns once no work is left.
+  io_->work.reset();
+  if (io_->thread.get_id() == std::this_thread::get_id())
+    io_->thread.detach();  // destroyed from one of our own handlers: the thread frees io_ when run() returns
+  else
+    io_->thread.join();
+}
 
 session::executor_type session::get_executor() const noexcept { return core_->executor(); }
 const session_options& session::options() const noexcept { return core_->options(); }

@@ -11,43 +11,35 @@ namespace nominee::detail {
 
 namespace asio = boost::asio;
 
-std::shared_ptr<session_core> session_core::create(asio::any_io_executor executor, session_options options,
-                                                   std::unique_ptr<owned_io> io) {
+std::shared_ptr<session_core> session_core::create(asio::any_io_executor executor, session_options options) {
   auto problem = check_session_options(options);
   if (problem.error) throw error(problem.error, describe(problem.field, problem.value));
-  std::shared_ptr<session_core> core(new session_core(std::move(executor), std::move(options), std::move(io)));
+  std::shared_ptr<session_core> core(new session_core(std::move(executor), std::move(options)));
   core->open_handle();
-  if (core->owned_io_) {
-    auto* io_ptr = core->owned_io_.get();
-    io_ptr->thread = std::thread([io_ptr] { io_ptr->context.run(); });
-  }
   return core;
 }
 
-session_core::session_core(asio::any_io_executor executor, session_options options, std::unique_ptr<owned_io> io)
+session_core::session_core(asio::any_io_executor executor, session_options options)
     : executor_(std::move(executor)),
       strand_(asio::make_strand(executor_)),
       options_(std::move(options)),
       default_acl_(options_.default_acl  ? *options_.default_acl
                    : options_.digest.empty() ? open_acl()
-                                             : creator_all_world_read_acl()),
-      owned_io_(std::move(io)) {}
+                                             : creator_all_world_read_acl()) {}
 
 session_core::~session_core() {
-  close();
-  if (owned_io_) {
-    owned_io_->work.reset();
-    if (owned_io_->thread.joinable()) {
-      // Destroyed from a handler on our own I/O thread: it cannot join itself.
-      if (owned_io_->thread.get_id() == std::this_thread::get_id()) {
-        owned_io_->context.stop();
-        owned_io_->thread.detach();
-        (void)owned_io_.release();  // the running thread still uses it; leak rather than crash
-      } else {
-        owned_io_->thread.join();
-      }
-    }
+  // session::~session closed us already; this covers a core that never got
+  // that far. Nothing may be posted from here (no shared_from_this).
+  std::shared_ptr<zookeeper_handle> handle;
+  std::vector<std::thread> closers;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    handle = std::move(handle_);
+    closers = std::move(closers_);
   }
+  handle.reset();
+  for (auto& t : closers) t.join();
 }
 
 void session_core::open_handle() {

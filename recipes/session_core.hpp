@@ -34,20 +34,12 @@
 
 namespace nominee::detail {
 
-// An io_context with one thread, for sessions built without an executor.
-struct owned_io {
-  boost::asio::io_context context;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{context.get_executor()};
-  std::thread thread;
-};
-
 class session_core : public std::enable_shared_from_this<session_core> {
  public:
   using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
 
   // Checks the options (throws nominee::error naming the bad one).
-  static std::shared_ptr<session_core> create(boost::asio::any_io_executor executor, session_options options,
-                                              std::unique_ptr<owned_io> io);
+  static std::shared_ptr<session_core> create(boost::asio::any_io_executor executor, session_options options);
   ~session_core();
 
   const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
@@ -98,7 +90,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
 
-  session_core(boost::asio::any_io_executor executor, session_options options, std::unique_ptr<owned_io> io);
+  session_core(boost::asio::any_io_executor executor, session_options options);
   void open_handle();  // a fresh session, on the strand (or in create)
   void on_session_state(std::uint64_t generation, int zoo_state);  // strand
   void set_state(session_state next);                              // strand
@@ -112,7 +104,6 @@ class session_core : public std::enable_shared_from_this<session_core> {
   strand_type strand_;
   session_options options_;
   acl default_acl_;
-  std::unique_ptr<owned_io> owned_io_;
   std::mt19937_64 random_{std::random_device{}()};
 
   mutable std::mutex mutex_;

@@ -1,6 +1,10 @@
 #include "zookeeper_handle.hpp"
 
 #include <cerrno>
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
 #include <cstring>
 #include <string_view>
 
@@ -13,16 +17,55 @@
 namespace nominee::detail {
 namespace {
 
-// The C client's log lines look like "...:ZOO_ERROR@function@line: text".
+// While a server is down the C client repeats the same line every few tens
+// of milliseconds. Each source line (function@line) speaks at most once per
+// interval; the next one says how many were held back.
+class repeat_limiter {
+ public:
+  // Returns -1 to drop the message, else how many were dropped before it.
+  long admit(std::string_view source) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    auto& entry = sources_[std::string(source)];
+    if (entry.last_emitted != std::chrono::steady_clock::time_point{} && now - entry.last_emitted < interval) {
+      ++entry.dropped;
+      return -1;
+    }
+    entry.last_emitted = now;
+    return std::exchange(entry.dropped, 0);
+  }
+
+ private:
+  static constexpr auto interval = std::chrono::seconds(10);
+  struct source_state {
+    std::chrono::steady_clock::time_point last_emitted{};
+    long dropped = 0;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, source_state> sources_;  // bounded: one per C source line
+};
+
+// The C client's log lines look like "date:pid(tid):ZOO_ERROR@function@line: text".
 void c_client_log(const char* message) {
+  static repeat_limiter limiter;
   std::string_view text(message);
   log_level level = log_level::info;
+  auto at = text.find("ZOO_");
   if (text.find("ZOO_ERROR@") != std::string_view::npos) level = log_level::error;
   else if (text.find("ZOO_WARN@") != std::string_view::npos) level = log_level::warn;
   else if (text.find("ZOO_DEBUG@") != std::string_view::npos) level = log_level::debug;
+  if (level < current_log_level()) return;
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  std::string_view source;
+  if (at != std::string_view::npos) {
+    auto body = text.substr(at);
+    source = body.substr(0, body.find(": "));
+  }
+  long dropped = limiter.admit(source);
+  if (dropped < 0) return;
   std::string line = "zookeeper client: ";
   line += text;
+  if (dropped > 0) line += " (" + std::to_string(dropped) + " more like it in the last 10 s)";
   log(level, line);
 }
 

@@ -42,6 +42,7 @@ namespace nominee {
 
 namespace detail {
 class session_core;
+struct owned_io;
 }
 
 class session {
@@ -221,6 +222,10 @@ class session {
   void start_multi(std::vector<operation> operations, multi_completion done);
   void start_ensure_path(std::string path, detail::completion<std::error_code> done);
 
+  // Only for session(options): the I/O thread and its io_context. The thread
+  // holds a reference too, so a session destroyed from a handler on that
+  // thread never destroys the io_context from inside its own run().
+  std::shared_ptr<detail::owned_io> io_;
   std::shared_ptr<detail::session_core> core_;
 };
 

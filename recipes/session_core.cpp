@@ -5,6 +5,7 @@
 #include <nominee/error.hpp>
 #include <nominee/log.hpp>
 
+#include "backoff.hpp"
 #include "validate.hpp"
 
 namespace nominee::detail {
@@ -31,7 +32,7 @@ session_core::~session_core() {
   // session::~session closed us already; this covers a core that never got
   // that far. Nothing may be posted from here (no shared_from_this).
   std::shared_ptr<zookeeper_handle> handle;
-  std::vector<std::thread> closers;
+  std::vector<closer> closers;
   {
     std::lock_guard lock(mutex_);
     closed_ = true;
@@ -39,7 +40,7 @@ session_core::~session_core() {
     closers = std::move(closers_);
   }
   handle.reset();
-  for (auto& t : closers) t.join();
+  for (auto& c : closers) c.thread.join();
 }
 
 void session_core::open_handle() {
@@ -105,7 +106,7 @@ void session_core::remove_listener(session::listener_id id) {
 
 void session_core::close() {
   std::shared_ptr<zookeeper_handle> handle;
-  std::vector<std::thread> closers;
+  std::vector<closer> closers;
   session_event event;
   {
     std::lock_guard lock(mutex_);
@@ -119,8 +120,9 @@ void session_core::close() {
   // zookeeper_close tells the server (so our ephemerals go now) and fails
   // the requests in flight with ZCLOSING; their replies reach the strand.
   handle.reset();
-  for (auto& t : closers) t.join();
+  for (auto& c : closers) c.thread.join();
   asio::post(strand_, [self = shared_from_this(), event] {
+    if (self->reopen_timer_) self->reopen_timer_->cancel();
     self->flush_watches(0, true);
     self->finish_waiters(errc::session_closed);
     self->notify(event);
@@ -209,11 +211,7 @@ void session_core::on_session_state(std::uint64_t generation, int zoo_state) {
     retire_handle(std::move(old));
     if (options_.reconnect_after_expiry) {
       set_state(session_state::connecting);
-      try {
-        open_handle();
-      } catch (const std::exception& e) {
-        log(log_level::error, std::string("could not open a new ZooKeeper session: ") + e.what());
-      }
+      reopen_after_expiry(0);
     } else {
       finish_waiters(errc::session_expired);
     }
@@ -223,6 +221,22 @@ void session_core::on_session_state(std::uint64_t generation, int zoo_state) {
     set_state(session_state::auth_failed);
     finish_waiters(errc::auth_failed);
   }
+}
+
+void session_core::reopen_after_expiry(int attempt) {
+  if (closed()) return;
+  try {
+    open_handle();
+    return;
+  } catch (const std::exception& e) {
+    // zookeeper_init resolves the hosts: a DNS blip must not strand the session.
+    log(log_level::error, std::string("could not open a new ZooKeeper session (will retry): ") + e.what());
+  }
+  auto delay = backoff_delay(options_.retry, attempt, random_);
+  reopen_timer_ = std::make_unique<asio::steady_timer>(strand_, std::max(delay, std::chrono::milliseconds(10)));
+  reopen_timer_->async_wait([weak = weak_from_this(), attempt](const std::error_code& ec) {
+    if (auto core = weak.lock(); core && !ec) core->reopen_after_expiry(attempt + 1);
+  });
 }
 
 void session_core::set_state(session_state next) {
@@ -254,8 +268,21 @@ void session_core::notify(const session_event& event) {
 void session_core::retire_handle(std::shared_ptr<zookeeper_handle> handle) {
   if (!handle) return;
   std::lock_guard lock(mutex_);
+  for (auto it = closers_.begin(); it != closers_.end();) {  // reap the finished ones
+    if (it->done->load()) {
+      it->thread.join();
+      it = closers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   // zookeeper_close joins the C client's threads: never on the strand.
-  closers_.emplace_back([h = std::move(handle)]() mutable { h.reset(); });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  closers_.push_back({std::thread([h = std::move(handle), done]() mutable {
+                        h.reset();
+                        done->store(true);
+                      }),
+                      done});
 }
 
 std::uint64_t session_core::register_watch(session::watcher on_change, std::string path) {

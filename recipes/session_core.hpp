@@ -7,6 +7,7 @@
 // mutex guards what user threads read directly (state, ids) and the current
 // handle, and is never held across a call into the C client that blocks.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -99,6 +100,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
   void flush_watches(std::uint64_t generation, bool all);           // strand
   void finish_waiters(std::error_code ec);                          // strand
   void retire_handle(std::shared_ptr<zookeeper_handle> handle);     // close it off the strand
+  void reopen_after_expiry(int attempt);                            // strand
 
   boost::asio::any_io_executor executor_;
   strand_type strand_;
@@ -118,9 +120,15 @@ class session_core : public std::enable_shared_from_this<session_core> {
   session::listener_id next_listener_id_ = 1;
   std::unordered_map<std::uint64_t, watch_entry> watches_;
   std::uint64_t next_watch_id_ = 1;
-  std::vector<std::thread> closers_;
+  // Threads closing retired handles; `done` lets finished ones be joined early.
+  struct closer {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<closer> closers_;
 
   std::vector<connect_waiter> waiters_;  // strand only
+  std::unique_ptr<boost::asio::steady_timer> reopen_timer_;  // strand only
 };
 
 }  // namespace nominee::detail

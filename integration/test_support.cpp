@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <zookeeper/zookeeper.h>
+
 namespace nominee::testing {
 
 zookeeper_cluster& shared_zookeeper() {
@@ -37,6 +39,21 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
     if (std::chrono::steady_clock::now() >= deadline) return cond();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+void force_expiry(const session& s, const std::string& hosts) {
+  clientid_t id{};
+  id.client_id = s.session_id();
+  auto password = s.session_password();
+  if (id.client_id == 0 || password.size() != sizeof id.passwd)
+    throw std::runtime_error("force_expiry: the session is not connected");
+  std::copy(password.begin(), password.end(), id.passwd);
+  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
+  if (!twin) throw std::runtime_error("force_expiry: zookeeper_init failed");
+  bool attached = wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, std::chrono::seconds(10));
+  zookeeper_close(twin);
+  if (!attached) throw std::runtime_error("force_expiry: could not attach to the session");
 }
 
 session_options test_options(const std::string& hosts) {

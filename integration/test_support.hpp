@@ -32,6 +32,11 @@ std::string unique_root();
 // Polls cond every few milliseconds until it holds or timeout passes.
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
 
+// Ends s's session from the outside, the way a server expiry does: a second
+// client attaches to the same session id and password, then closes it.
+// Returns once that happened; s learns of the expiry on its next contact.
+void force_expiry(const session& s, const std::string& hosts);
+
 // Session options for tests: short timeouts, the shared server.
 session_options test_options(const std::string& hosts);
 

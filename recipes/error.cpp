@@ -55,6 +55,9 @@ class category final : public std::error_category {
       case errc::too_many_operations: return "too many operations in one multi (limit 100)";
       case errc::session_closed: return "session closed by its owner";
       case errc::invalid_name: return "invalid name (empty, '/', '.', '..', control characters, or too long)";
+      case errc::member_id_taken: return "member id is taken by another live session";
+      case errc::in_progress: return "a request of this kind is already in progress";
+      case errc::invalid_json: return "not a JSON object (or over the size limit)";
     }
     return "unknown nominee error " + std::to_string(value);
   }
@@ -97,6 +100,7 @@ bool is_invalid_argument(const std::error_code& ec) noexcept {
     case errc::invalid_option:
     case errc::too_many_operations:
     case errc::invalid_name:
+    case errc::invalid_json:
     case errc::bad_arguments:
       return true;
     default:

@@ -26,7 +26,8 @@ TEST(Error, MirrorsTheCClientCodesOneToOne) {
 TEST(Error, EveryCodeHasItsOwnMessage) {
   std::error_code unknown(12345, error_category());
   for (errc e : {errc::connection_loss, errc::no_node, errc::bad_version, errc::throttled_op,
-                 errc::deadline_exceeded, errc::path_empty_segment, errc::invalid_hosts, errc::invalid_name}) {
+                 errc::deadline_exceeded, errc::path_empty_segment, errc::invalid_hosts, errc::invalid_name,
+                 errc::member_id_taken, errc::in_progress, errc::invalid_json}) {
     std::error_code ec = e;
     int v = ec.value();
     auto text = ec.message();

@@ -10,6 +10,7 @@ packages=(
   zookeeper             # the server, for tests and the demo (pulls Java 17)
   libboost-dev libboost-system-dev libboost-program-options-dev libboost-thread-dev
   libcpprest-dev libssl-dev
+  nlohmann-json3-dev    # member and candidate data (JSON), parsed inside recipes/ only
   libgtest-dev libgmock-dev libbenchmark-dev
   docker-compose        # only to validate docker-compose.yml (no engine needed)
 )

@@ -60,6 +60,9 @@ enum class errc {
   too_many_operations,       // a multi over max_multi_operations
   session_closed,            // the session was closed by its owner
   invalid_name,              // a role, member or key name that cannot be a znode name
+  member_id_taken,           // another live session is a member under this id
+  in_progress,               // the same kind of request is already pending on this object
+  invalid_json,              // metadata that is not a JSON object
 };
 
 const std::error_category& error_category() noexcept;

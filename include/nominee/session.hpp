@@ -43,6 +43,7 @@ namespace nominee {
 namespace detail {
 class session_core;
 struct owned_io;
+class session_access;
 }
 
 class session {
@@ -204,6 +205,8 @@ class session {
   }
 
  private:
+  friend class detail::session_access;  // the recipes' weak link to the core
+
   using created_completion = detail::completion<std::error_code, created_node>;
   using node_completion = detail::completion<std::error_code, node>;
   using exists_completion = detail::completion<std::error_code, std::optional<stat>>;

@@ -64,10 +64,14 @@ auto contender::guarded(F f) {
 }
 
 void contender::start() {
+  start_listening();
+  stand();
+}
+
+void contender::start_listening() {
   listener_ = link_.add_listener([weak = weak_from_this()](const session_event& e) {
     if (auto self = weak.lock()) self->on_strand([e](contender& me) { me.on_session_event(e); });
   });
-  stand();
 }
 
 void contender::stand() {
@@ -258,12 +262,7 @@ void contender::forget_node() {
   node_for_cleanup_.clear();
 }
 
-void contender::delete_node(const std::string& node) {
-  link_.remove(node, any_version, [node](std::error_code ec) {
-    if (ec && ec != errc::no_node && ec != errc::session_closed)
-      log(log_level::warn, "could not delete candidate node '" + node + "': " + ec.message());
-  });
-}
+void contender::delete_node(const std::string& node) { link_.remove_reliably(node); }
 
 void contender::extend_lease(clock::time_point confirmed_at) {
   // The server heard from us no earlier than when the confirming read was

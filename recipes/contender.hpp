@@ -55,8 +55,12 @@ class contender : public std::enable_shared_from_this<contender> {
 
   contender(session& s, contender_options options, contender_callbacks callbacks, strand_type strand);
 
-  // Call once, after construction (listens to the session, then stands).
+  // Before start(): for owners that need weak_from_this() in their callbacks.
+  void set_callbacks(contender_callbacks callbacks) { callbacks_ = std::move(callbacks); }
+  // Call once, after construction: listens to the session, then stands.
   void start();
+  // Listens to the session without standing yet (stand() later).
+  void start_listening();
   void stand();
   // Gives up: deletes the node, reports lost(resigned) if holding.
   void resign();

@@ -90,6 +90,12 @@ class session_link {
     if (auto c = lock())
       start_remove(c, std::move(path), version, completion<std::error_code>(std::forward<Handler>(h), c->executor()));
   }
+  // Deletes a node of ours until it is gone: a delete sent while the
+  // connection is down fails with connection loss, and an ephemeral node
+  // left behind on a live session would block whoever queues after it.
+  // Stops when the node is gone, the session ends, or after max_attempts.
+  void remove_reliably(std::string path, int max_attempts = 100) const;
+
   template <class Handler>
   void ensure_path(std::string path, Handler&& h) const {
     if (auto c = lock())

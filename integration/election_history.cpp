@@ -1,0 +1,482 @@
+#include "election_history.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace nominee::testing {
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+bool parse_int(const std::string& text, std::int64_t& out) {
+  if (text.empty()) return false;
+  std::size_t used = 0;
+  try {
+    out = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return used == text.size();
+}
+
+std::string ms(std::int64_t ns) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f ms", static_cast<double>(ns) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<history_event> parse_history_line(const std::string& line, const std::string& subject,
+                                                std::string* problem) {
+  auto fail = [&](const std::string& why) -> std::optional<history_event> {
+    if (problem) *problem = why + ": '" + line + "'";
+    return std::nullopt;
+  };
+  std::istringstream in(line);
+  std::string at, member, verb;
+  if (!(in >> at >> member >> verb)) return fail("fewer than three fields");
+  history_event e;
+  if (!parse_int(at, e.at_ns)) return fail("bad timestamp");
+  e.member = member;
+  e.subject = subject;
+  e.line = line;
+  std::vector<std::string> args;
+  for (std::string word; in >> word;) args.push_back(word);
+
+  auto token_at = [&](std::size_t i) { return i < args.size() && parse_int(args[i], e.token); };
+  if (verb == "started") {
+    e.verb = history_verb::started;
+  } else if (verb == "exiting") {
+    e.verb = history_verb::exiting;
+  } else if (verb == "elected" || verb == "act") {
+    e.verb = verb == "elected" ? history_verb::acquired : history_verb::acted;
+    if (!token_at(0)) return fail("'" + verb + "' without a numeric token");
+  } else if (verb == "revoked") {
+    e.verb = history_verb::released;
+    if (args.empty()) return fail("'revoked' without a reason");
+    e.detail = args[0];
+  } else if (verb == "acquired" || verb == "acted") {
+    e.verb = verb == "acquired" ? history_verb::acquired : history_verb::acted;
+    if (args.empty() || !token_at(1)) return fail("'" + verb + "' needs <subject> <token>");
+    e.subject = args[0];
+  } else if (verb == "released") {
+    e.verb = history_verb::released;
+    if (args.size() < 2) return fail("'released' needs <subject> <reason>");
+    e.subject = args[0];
+    e.detail = args[1];
+  } else {
+    e.verb = history_verb::note;
+    e.detail = verb;
+    for (auto& a : args) e.detail += " " + a;
+  }
+  return e;
+}
+
+parsed_history parse_history_file(const std::filesystem::path& path, const std::string& subject) {
+  parsed_history out;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    out.problems.push_back("cannot read history file " + path.string());
+    return out;
+  }
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t line_number = 0;
+  std::size_t begin = 0;
+  while (begin < content.size()) {
+    ++line_number;
+    auto end = content.find('\n', begin);
+    auto origin = path.filename().string() + ":" + std::to_string(line_number);
+    if (end == std::string::npos) {
+      out.problems.push_back(origin + ": last line has no newline (torn write): '" + content.substr(begin) + "'");
+      break;
+    }
+    auto line = content.substr(begin, end - begin);
+    begin = end + 1;
+    if (line.empty()) continue;
+    std::string problem;
+    auto e = parse_history_line(line, subject, &problem);
+    if (!e) {
+      out.problems.push_back(origin + ": " + problem);
+      continue;
+    }
+    e->origin = origin;
+    out.events.push_back(std::move(*e));
+  }
+  return out;
+}
+
+std::string to_string(fault_kind kind) {
+  switch (kind) {
+    case fault_kind::kill: return "kill";
+    case fault_kind::stop: return "stop";
+    case fault_kind::resume: return "resume";
+    case fault_kind::expire: return "expire";
+    case fault_kind::restart: return "restart";
+    case fault_kind::terminate: return "terminate";
+  }
+  return "?";
+}
+
+std::int64_t fault_log::record(fault_kind kind, std::string member, std::string detail) {
+  fault f{steady_now_ns(), kind, std::move(member), std::move(detail)};
+  auto at = f.at_ns;
+  add(std::move(f));
+  return at;
+}
+
+void fault_log::add(fault f) {
+  std::lock_guard lock(mutex_);
+  faults_.push_back(std::move(f));
+}
+
+std::vector<fault> fault_log::faults() const {
+  std::lock_guard lock(mutex_);
+  return faults_;
+}
+
+int fault_log::count(fault_kind kind) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int>(std::count_if(faults_.begin(), faults_.end(), [&](const fault& f) { return f.kind == kind; }));
+}
+
+namespace {
+
+constexpr std::int64_t forever = std::numeric_limits<std::int64_t>::max();
+
+struct act_record {
+  const history_event* event;
+  int run;
+};
+
+class checker {
+ public:
+  checker(std::vector<history_event> events, const std::vector<fault>& faults, const history_check_options& options)
+      : events_(std::move(events)), faults_(faults), options_(options) {
+    // Per member, file order is time order; keep it stable across members.
+    std::stable_sort(events_.begin(), events_.end(), [](const history_event& a, const history_event& b) {
+      return std::tie(a.member, a.at_ns) < std::tie(b.member, b.at_ns);
+    });
+    std::sort(faults_.begin(), faults_.end(), [](const fault& a, const fault& b) { return a.at_ns < b.at_ns; });
+    origin_ns_ = forever;
+    last_ns_ = 0;
+    for (auto& e : events_) {
+      origin_ns_ = std::min(origin_ns_, e.at_ns);
+      last_ns_ = std::max(last_ns_, e.at_ns);
+    }
+    for (auto& f : faults_) {
+      origin_ns_ = std::min(origin_ns_, f.at_ns);
+      last_ns_ = std::max(last_ns_, f.at_ns);
+    }
+    if (origin_ns_ == forever) origin_ns_ = 0;
+  }
+
+  history_report run() {
+    report_.events = events_.size();
+    for (auto& f : faults_) report_.faults[to_string(f.kind)]++;
+    std::size_t i = 0;
+    while (i < events_.size()) {
+      std::size_t j = i;
+      while (j < events_.size() && events_[j].member == events_[i].member) ++j;
+      replay_member(i, j);
+      i = j;
+    }
+    cut_at_stops();
+    std::sort(report_.holds.begin(), report_.holds.end(),
+              [](const hold_interval& a, const hold_interval& b) { return a.start_ns < b.start_ns; });
+    check_overlaps_and_tokens();
+    check_acts();
+    return std::move(report_);
+  }
+
+ private:
+  // Replays one member's events [begin, end): its runs and holds.
+  void replay_member(std::size_t begin, std::size_t end) {
+    const std::string& member = events_[begin].member;
+    int run = -1;
+    bool exiting = false;
+    std::map<std::string, hold_interval> open;  // by subject
+
+    auto finish_run = [&](std::int64_t next_run_start) {
+      for (auto& [subject, hold] : open) {
+        // A process that ends holding must have been killed.
+        auto kill = first_fault(fault_kind::kill, member, hold.start_ns, next_run_start);
+        if (kill) {
+          hold.end_ns = kill->at_ns;
+          hold.end_cause = "kill";
+        } else {
+          hold.end_ns = next_run_start == forever ? last_ns_ : next_run_start;
+          hold.end_cause = "open";
+          if (options_.open_hold_is_violation)
+            add_violation("open_hold",
+                          member + " (run " + std::to_string(hold.run) + ") ended holding '" + subject +
+                              "' (token " + std::to_string(hold.token) + ", since " + rel(hold.start_ns) +
+                              ") without exiting, and no kill was recorded for it",
+                          hold.start_ns, hold.end_ns);
+        }
+        report_.holds.push_back(hold);
+      }
+      open.clear();
+    };
+
+    for (std::size_t k = begin; k < end; ++k) {
+      const auto& e = events_[k];
+      switch (e.verb) {
+        case history_verb::started:
+          if (run >= 0) finish_run(e.at_ns);
+          ++run;
+          ++report_.runs;
+          exiting = false;
+          break;
+        case history_verb::exiting:
+          for (auto& [subject, hold] : open) {
+            hold.end_ns = e.at_ns;
+            hold.end_cause = "exiting";
+            hold.released_ns = e.at_ns;
+            report_.holds.push_back(hold);
+          }
+          open.clear();
+          exiting = true;
+          break;
+        case history_verb::acquired: {
+          if (exiting) break;  // it no longer acts: the run is shutting down
+          if (run < 0) {  // a file without `started`: count it as one run
+            run = 0;
+            ++report_.runs;
+          }
+          if (open.count(e.subject)) {
+            add_violation("acquired_twice",
+                          member + " was elected for '" + e.subject + "' at " + rel(e.at_ns) +
+                              " while it already held it (no revoke in between)",
+                          e.at_ns, e.at_ns);
+            break;
+          }
+          hold_interval h;
+          h.subject = e.subject;
+          h.member = member;
+          h.run = run;
+          h.token = e.token;
+          h.start_ns = e.at_ns;
+          h.end_ns = forever;
+          h.origin = e.origin;
+          open.emplace(e.subject, std::move(h));
+          ++report_.elections;
+          report_.elections_by_member[member]++;
+          break;
+        }
+        case history_verb::released: {
+          if (exiting) break;
+          ++report_.revocations;
+          report_.revoke_reasons[e.detail]++;
+          auto it = open.find(e.subject);
+          if (it == open.end()) {
+            add_violation("revoke_without_hold",
+                          member + " reported revoked(" + e.detail + ") for '" + e.subject + "' at " +
+                              rel(e.at_ns) + " without holding it",
+                          e.at_ns, e.at_ns);
+            break;
+          }
+          it->second.end_ns = e.at_ns;
+          it->second.end_cause = "revoked:" + e.detail;
+          it->second.released_ns = e.at_ns;
+          report_.holds.push_back(it->second);
+          open.erase(it);
+          break;
+        }
+        case history_verb::acted:
+          ++report_.acts;
+          acts_.push_back({&e, std::max(run, 0)});
+          break;
+        case history_verb::note:
+          break;
+      }
+    }
+    finish_run(forever);
+  }
+
+  // A stopped process cannot act: a hold it let go of only after being
+  // resumed (or never, killed while stopped) ends at the stop.
+  void cut_at_stops() {
+    for (auto& h : report_.holds) {
+      auto stop = first_fault(fault_kind::stop, h.member, h.start_ns, h.end_ns);
+      if (!stop) continue;
+      auto resume = first_fault(fault_kind::resume, h.member, stop->at_ns, forever);
+      if (resume) h.resumed_ns = resume->at_ns;
+      if (!h.released_ns) h.released_ns = h.end_ns;
+      h.end_ns = stop->at_ns;
+      h.end_cause = "stop";
+    }
+  }
+
+  void check_overlaps_and_tokens() {
+    std::map<std::string, std::vector<const hold_interval*>> by_subject;
+    for (auto& h : report_.holds) by_subject[h.subject].push_back(&h);
+    for (auto& [subject, holds] : by_subject) {
+      const hold_interval* longest = nullptr;  // the earlier hold that ends last
+      const hold_interval* previous = nullptr;
+      for (auto* h : holds) {
+        if (longest && h->start_ns < longest->end_ns) {
+          add_violation("overlap",
+                        "two holders of '" + subject + "': " + describe(*longest) + " and " + describe(*h) +
+                            " overlap by " + ms(std::min(longest->end_ns, h->end_ns) - h->start_ns),
+                        std::min(longest->start_ns, h->start_ns), std::max(longest->end_ns, h->start_ns));
+        }
+        if (previous) {
+          bool backwards = h->token < previous->token;
+          bool reused = h->token == previous->token && h->member != previous->member;
+          if (backwards || reused)
+            add_violation("token_order",
+                          "tokens must only grow: " + describe(*previous) + " then " + describe(*h),
+                          previous->start_ns, h->start_ns);
+        }
+        if (!longest || h->end_ns > longest->end_ns) longest = h;
+        previous = h;
+      }
+    }
+  }
+
+  void check_acts() {
+    for (auto& a : acts_) {
+      const auto& e = *a.event;
+      for (auto& h : report_.holds) {
+        if (h.subject != e.subject) continue;
+        if (h.member == e.member && h.run == a.run) continue;
+        if (h.start_ns < e.at_ns && e.at_ns < h.end_ns) {
+          add_violation("acted_while_other_held",
+                        e.member + " (run " + std::to_string(a.run) + ") acted as holder of '" + e.subject +
+                            "' with token " + std::to_string(e.token) + " at " + rel(e.at_ns) + " while " +
+                            describe(h),
+                        std::min(h.start_ns, e.at_ns), e.at_ns, &e);
+          break;
+        }
+      }
+    }
+  }
+
+  std::optional<fault> first_fault(fault_kind kind, const std::string& member, std::int64_t from,
+                                   std::int64_t to) const {
+    for (auto& f : faults_)
+      if (f.kind == kind && f.member == member && f.at_ns >= from && f.at_ns <= to) return f;
+    return std::nullopt;
+  }
+
+  std::string rel(std::int64_t ns) const {
+    if (ns == forever) return "+inf";
+    return "+" + ms(ns - origin_ns_);
+  }
+
+  std::string describe(const hold_interval& h) const {
+    std::string s = h.member + " (run " + std::to_string(h.run) + ", token " + std::to_string(h.token) + ") held [" +
+                    rel(h.start_ns) + ", " + rel(h.end_ns) + "] ended by " + h.end_cause;
+    if (h.released_ns && *h.released_ns != h.end_ns) s += ", let go at " + rel(*h.released_ns);
+    if (h.resumed_ns) s += ", resumed at " + rel(*h.resumed_ns);
+    return s;
+  }
+
+  void add_violation(std::string kind, std::string description, std::int64_t from, std::int64_t to,
+                     const history_event* highlight = nullptr) {
+    violation v;
+    v.kind = std::move(kind);
+    v.description = std::move(description);
+    v.context = context(from, to, highlight);
+    report_.violations.push_back(std::move(v));
+  }
+
+  // Events (without `act` lines, but for `highlight`) and faults near [from, to].
+  std::string context(std::int64_t from, std::int64_t to, const history_event* highlight) const {
+    if (to == forever) to = last_ns_;
+    auto lo = from - options_.context_window_ns;
+    auto hi = to + options_.context_window_ns;
+    std::vector<std::pair<std::int64_t, std::string>> lines;
+    for (auto& e : events_) {
+      if (e.at_ns < lo || e.at_ns > hi) continue;
+      if (e.verb == history_verb::acted && &e != highlight) continue;
+      lines.emplace_back(e.at_ns, rel(e.at_ns) + "  " + e.line + "  (" + e.origin + ")" +
+                                       (&e == highlight ? "  <== here" : ""));
+    }
+    for (auto& f : faults_) {
+      if (f.at_ns < lo || f.at_ns > hi) continue;
+      lines.emplace_back(f.at_ns, rel(f.at_ns) + "  FAULT " + to_string(f.kind) + " " + f.member +
+                                      (f.detail.empty() ? "" : " (" + f.detail + ")"));
+    }
+    std::stable_sort(lines.begin(), lines.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    // Too many: keep the ones nearest the violation.
+    auto centre = from / 2 + to / 2;
+    while (lines.size() > options_.max_context_lines) {
+      if (centre - lines.front().first > lines.back().first - centre)
+        lines.erase(lines.begin());
+      else
+        lines.pop_back();
+    }
+    std::string out;
+    for (auto& [at, text] : lines) out += "    " + text + "\n";
+    return out;
+  }
+
+  std::vector<history_event> events_;
+  std::vector<fault> faults_;
+  history_check_options options_;
+  std::int64_t origin_ns_ = 0;
+  std::int64_t last_ns_ = 0;
+  std::vector<act_record> acts_;
+  history_report report_;
+};
+
+}  // namespace
+
+history_report check_histories(std::vector<history_event> events, const std::vector<fault>& faults,
+                               const history_check_options& options) {
+  return checker(std::move(events), faults, options).run();
+}
+
+history_report check_history_files(const std::vector<std::filesystem::path>& files, const std::string& subject,
+                                   const std::vector<fault>& faults, const history_check_options& options) {
+  std::vector<history_event> events;
+  std::vector<std::string> problems;
+  for (auto& f : files) {
+    auto parsed = parse_history_file(f, subject);
+    events.insert(events.end(), parsed.events.begin(), parsed.events.end());
+    problems.insert(problems.end(), parsed.problems.begin(), parsed.problems.end());
+  }
+  auto report = check_histories(std::move(events), faults, options);
+  report.problems.insert(report.problems.end(), problems.begin(), problems.end());
+  return report;
+}
+
+std::string history_report::summary() const {
+  std::ostringstream out;
+  out << "events " << events << ", runs " << runs << ", elections " << elections << ", revocations " << revocations
+      << ", acts " << acts << ", holds " << holds.size() << "\n  revoke reasons:";
+  for (auto& [reason, n] : revoke_reasons) out << " " << reason << "=" << n;
+  out << "\n  elections by member:";
+  for (auto& [member, n] : elections_by_member) out << " " << member << "=" << n;
+  out << "\n  faults:";
+  for (auto& [kind, n] : faults) out << " " << kind << "=" << n;
+  out << "\n";
+  for (auto& p : problems) out << "  PROBLEM " << p << "\n";
+  for (auto& v : violations) out << "  VIOLATION [" << v.kind << "] " << v.description << "\n" << v.context;
+  return out.str();
+}
+
+std::string history_report::timeline() const {
+  std::int64_t origin = holds.empty() ? 0 : holds.front().start_ns;
+  std::ostringstream out;
+  for (auto& h : holds) {
+    out << "  " << h.subject << "  " << h.member << " run " << h.run << " token " << h.token << "  ["
+        << ms(h.start_ns - origin) << ", " << (h.end_ns == forever ? std::string("+inf") : ms(h.end_ns - origin))
+        << "]  " << h.end_cause << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace nominee::testing

@@ -1,0 +1,158 @@
+#pragma once
+// Histories written by processes that hold things (a role, later work keys),
+// and a checker that says whether two of them ever held the same thing at
+// once.
+//
+// A history file is what one member's processes appended, one line per
+// event, each line "<ns> <member> <verb> [args...]", where <ns> is
+// std::chrono::steady_clock (CLOCK_MONOTONIC: comparable across processes on
+// one machine) in nanoseconds since its epoch. Verbs:
+//
+//   started                      a process began (a new run of the member)
+//   exiting                      it stops acting and shuts down (SIGTERM)
+//   elected <token>              it holds the file's subject (its role)
+//   revoked <reason>             it no longer does
+//   act <token>                  it acted as holder (it checked is_holder())
+//   acquired <subject> <token>   the same for a named subject (a key)
+//   released <subject> <reason>
+//   acted <subject> <token>
+//   anything else                kept as a note (session events, diagnostics)
+//
+// The test that runs the processes keeps a fault_log: kill -9, SIGSTOP and
+// SIGCONT, forced expiries, restarts, each with its steady time. A process
+// killed while holding cannot write `revoked`: its hold ends at the kill. A
+// stopped process cannot act: its hold ends at the stop at the latest when
+// it is resumed later (its `act` lines after the resume are still checked).
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nominee::testing {
+
+// steady_clock::now() in nanoseconds since its epoch: what history lines carry.
+std::int64_t steady_now_ns();
+
+enum class history_verb { started, exiting, acquired, released, acted, note };
+
+struct history_event {
+  std::int64_t at_ns = 0;
+  std::string member;
+  history_verb verb = history_verb::note;
+  std::string subject;  // the role (from the file) or the key (from the line)
+  std::int64_t token = 0;
+  std::string detail;   // the revoke reason, or a note's words
+  std::string origin;   // "file:line", for reports
+  std::string line;     // the line as written
+};
+
+struct parsed_history {
+  std::vector<history_event> events;  // in file order
+  std::vector<std::string> problems;  // lines that could not be read
+};
+
+// Parses one line; `subject` names what elected/revoked/act are about.
+std::optional<history_event> parse_history_line(const std::string& line, const std::string& subject,
+                                                std::string* problem = nullptr);
+// Parses a whole file. A last line without its newline (a process killed
+// mid-write) is a problem, not an event. A missing file is a problem.
+parsed_history parse_history_file(const std::filesystem::path& path, const std::string& subject);
+
+enum class fault_kind { kill, stop, resume, expire, restart, terminate };
+std::string to_string(fault_kind kind);
+
+struct fault {
+  std::int64_t at_ns = 0;  // taken just before the fault was injected
+  fault_kind kind = fault_kind::kill;
+  std::string member;
+  std::string detail;
+};
+
+// What a test did to its processes; thread-safe.
+class fault_log {
+ public:
+  // Records the fault at steady_now_ns() and returns that time. Call it
+  // before injecting the fault, so the time is an upper bound for a kill.
+  std::int64_t record(fault_kind kind, std::string member, std::string detail = {});
+  void add(fault f);
+  std::vector<fault> faults() const;
+  int count(fault_kind kind) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<fault> faults_;
+};
+
+// One member holding one subject, from `acquired` until it ended.
+struct hold_interval {
+  std::string subject;
+  std::string member;
+  int run = 0;  // which process of the member (0 = the first `started`)
+  std::int64_t token = 0;
+  std::int64_t start_ns = 0;
+  std::int64_t end_ns = 0;
+  // "revoked:<reason>", "exiting", "kill", "stop", or "open" (never ended).
+  std::string end_cause;
+  // When the process itself said it let go (revoked/exiting), if it did;
+  // after a stop this is later than end_ns.
+  std::optional<std::int64_t> released_ns;
+  // For holds cut short by a stop: when the process was resumed.
+  std::optional<std::int64_t> resumed_ns;
+  std::string origin;
+};
+
+struct violation {
+  std::string kind;         // "overlap", "token_order", "acted_while_other_held", ...
+  std::string description;  // what happened, with members, tokens and times
+  std::string context;      // the events and faults around it, one per line
+};
+
+struct history_check_options {
+  // How much of the timeline to show around a violation.
+  std::int64_t context_window_ns = 1'500'000'000;
+  std::size_t max_context_lines = 40;
+  // A run that ends holding, with no exiting and no kill recorded for it,
+  // is a violation (a process died unseen) unless this is false.
+  bool open_hold_is_violation = true;
+};
+
+struct history_report {
+  std::size_t events = 0;
+  std::size_t runs = 0;
+  std::size_t elections = 0;  // acquired events that started a hold
+  std::size_t revocations = 0;
+  std::size_t acts = 0;
+  std::map<std::string, std::size_t> revoke_reasons;
+  std::map<std::string, std::size_t> elections_by_member;
+  std::map<std::string, std::size_t> faults;  // by kind
+  std::vector<hold_interval> holds;           // sorted by start
+  std::vector<violation> violations;
+  std::vector<std::string> problems;          // unreadable lines
+
+  bool ok() const { return violations.empty() && problems.empty(); }
+  // Counts, then every violation with its context.
+  std::string summary() const;
+  // The holds, one per line (for a failure message).
+  std::string timeline() const;
+};
+
+// Checks every subject in `events` (all members' events, any order):
+//  - at no instant two holders of one subject (holds must not overlap);
+//  - tokens only grow in election order (equal only when the same member
+//    is re-elected on the same node, after a reconnect);
+//  - nobody acts as holder while another member holds;
+//  - no revoke without a hold, no second acquire while holding, no hold
+//    that a run leaves open without exiting or a recorded kill.
+// Holds end at the kill time of a kill -9 and at the stop time of a SIGSTOP
+// that was followed by a resume before the process let go.
+history_report check_histories(std::vector<history_event> events, const std::vector<fault>& faults,
+                               const history_check_options& options = {});
+
+// Convenience: parse several files (one subject) and check them together.
+history_report check_history_files(const std::vector<std::filesystem::path>& files, const std::string& subject,
+                                   const std::vector<fault>& faults, const history_check_options& options = {});
+
+}  // namespace nominee::testing

@@ -1,0 +1,208 @@
+// Group membership against a real ZooKeeper.
+#include <nominee/group.hpp>
+
+#include <mutex>
+
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace nominee::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using boost::asio::use_future;
+
+// What a view reported, in order.
+class view_log {
+ public:
+  group_view::callbacks callbacks() {
+    return {[s = store_](const member_info& m) { s->add("join " + m.id); },
+            [s = store_](const member_info& m) { s->add("leave " + m.id); },
+            [s = store_](const member_info& now, const member_info& before) {
+              s->add("update " + now.id + " " + std::to_string(before.affinity) + "->" + std::to_string(now.affinity));
+            }};
+  }
+  std::vector<std::string> events() const { return store_->get(); }
+  bool saw(const std::string& event, std::chrono::milliseconds timeout = 10s) const {
+    return wait_until(
+        [&] {
+          auto e = events();
+          return std::find(e.begin(), e.end(), event) != e.end();
+        },
+        timeout);
+  }
+
+ private:
+  struct store {
+    std::mutex mutex;
+    std::vector<std::string> items;
+    void add(std::string e) {
+      std::lock_guard lock(mutex);
+      items.push_back(std::move(e));
+    }
+    std::vector<std::string> get() {
+      std::lock_guard lock(mutex);
+      return items;
+    }
+  };
+  std::shared_ptr<store> store_ = std::make_shared<store>();
+};
+
+class GroupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hosts_ = shared_zookeeper().connect_string();
+    root_ = unique_root();
+  }
+  std::unique_ptr<session> connect(std::chrono::milliseconds timeout = 4000ms) {
+    auto o = test_options(hosts_);
+    o.session_timeout = timeout;
+    auto s = std::make_unique<session>(o);
+    s->wait_connected(15s);
+    return s;
+  }
+  group_options member(const std::string& id, std::int64_t affinity) {
+    group_options o;
+    o.root = root_;
+    o.member_id = id;
+    o.affinity = affinity;
+    o.endpoint = id + ":9000";
+    o.meta = R"({"zone": "z1", "id": ")" + id + R"("})";
+    return o;
+  }
+  void join(group_member& m) {
+    auto joined = m.async_join(use_future);
+    get_within(joined);
+  }
+  std::string hosts_;
+  std::string root_;
+};
+
+TEST_F(GroupTest, ViewsConvergeOnJoinUpdateAndLeave) {
+  auto s1 = connect(), s2 = connect(), s3 = connect(), observer = connect();
+  view_log log;
+  group_view view(*observer, root_, log.callbacks());
+  group_member a(*s1, member("a", 1)), b(*s2, member("b", 2));
+  auto c = std::make_unique<group_member>(*s3, member("c", 3));
+  join(a);
+  join(b);
+  join(*c);
+  ASSERT_TRUE(wait_until([&] { return view.members().size() == 3; }, 10s));
+  auto members = view.members();
+  EXPECT_EQ(members["a"].affinity, 1);
+  EXPECT_EQ(members["b"].affinity, 2);
+  EXPECT_EQ(members["c"].affinity, 3);
+  EXPECT_EQ(members["b"].endpoint, "b:9000");
+  EXPECT_EQ(members["c"].meta, R"({"id":"c","zone":"z1"})");
+  EXPECT_EQ(members["a"].session_id, s1->session_id());
+
+  auto set = b.async_set_affinity(5, use_future);
+  get_within(set);
+  EXPECT_TRUE(log.saw("update b 2->5"));
+  EXPECT_EQ(view.members()["b"].affinity, 5);
+
+  auto upd = a.async_update("a:9999", R"({"zone":"z2"})", use_future);
+  get_within(upd);
+  ASSERT_TRUE(wait_until([&] { return view.members()["a"].endpoint == "a:9999"; }, 10s));
+  EXPECT_EQ(view.members()["a"].meta, R"({"zone":"z2"})");
+
+  c.reset();  // leaving on destruction
+  EXPECT_TRUE(log.saw("leave c"));
+  a.leave();
+  EXPECT_TRUE(log.saw("leave a"));
+  ASSERT_TRUE(wait_until([&] { return view.members().size() == 1; }, 10s));
+  EXPECT_EQ(view.members().begin()->first, "b");
+}
+
+TEST_F(GroupTest, AViewStartedLaterSeesTheMembersAlreadyThere) {
+  auto s1 = connect(), observer = connect();
+  group_member a(*s1, member("early", 4));
+  join(a);
+  view_log log;
+  group_view view(*observer, root_, log.callbacks());
+  EXPECT_TRUE(log.saw("join early"));
+  EXPECT_EQ(view.members()["early"].affinity, 4);
+}
+
+TEST_F(GroupTest, ADuplicateLiveIdIsRefused) {
+  auto s1 = connect(), s2 = connect();
+  group_member first(*s1, member("dup", 1));
+  join(first);
+  group_member second(*s2, member("dup", 1));
+  auto attempt = second.async_join(use_future);
+  try {
+    get_within(attempt);
+    FAIL() << "two live members with one id";
+  } catch (const error& e) {
+    EXPECT_EQ(e.code(), errc::member_id_taken);
+  }
+  EXPECT_FALSE(second.joined());
+  EXPECT_TRUE(first.joined());
+}
+
+TEST_F(GroupTest, AMemberRejoinsAfterItsSessionExpires) {
+  auto s1 = connect(2000ms), observer = connect();
+  view_log log;
+  group_view view(*observer, root_, log.callbacks());
+  group_member a(*s1, member("phoenix", 2));
+  join(a);
+  ASSERT_TRUE(log.saw("join phoenix"));
+  auto old_session = view.members()["phoenix"].session_id;
+
+  force_expiry(*s1, hosts_);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto m = view.members();
+        return m.count("phoenix") && m["phoenix"].session_id != old_session;
+      },
+      20s))
+      << "the member came back on its new session";
+  EXPECT_TRUE(a.joined());
+  EXPECT_EQ(view.members()["phoenix"].session_id, s1->session_id());
+}
+
+TEST_F(GroupTest, BadInputIsRefused) {
+  auto s = connect();
+  auto refused = [&](group_options o, errc code, const std::string& field) {
+    try {
+      group_member m(*s, o);
+      ADD_FAILURE() << "accepted bad " << field;
+    } catch (const error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  refused(member("", 1), errc::invalid_name, "group_options.member_id");
+  refused(member("a/b", 1), errc::invalid_name, "group_options.member_id");
+  refused(member("neg", -1), errc::invalid_option, "group_options.affinity");
+  auto bad_meta = member("m", 1);
+  bad_meta.meta = "[1,2]";
+  refused(bad_meta, errc::invalid_json, "group_options.meta");
+  bad_meta.meta = "{not json";
+  refused(bad_meta, errc::invalid_json, "group_options.meta");
+  bad_meta.meta = R"({"blob":")" + std::string(max_member_meta_bytes, 'x') + R"("})";
+  refused(bad_meta, errc::invalid_json, "group_options.meta");
+
+  group_member ok(*s, member("fine", 1));
+  join(ok);
+  auto negative = ok.async_set_affinity(-3, use_future);
+  try {
+    get_within(negative);
+    FAIL() << "negative affinity accepted";
+  } catch (const error& e) {
+    EXPECT_EQ(e.code(), errc::invalid_option);
+  }
+  auto meta = ok.async_update("x", "null", use_future);
+  try {
+    get_within(meta);
+    FAIL() << "non-object metadata accepted";
+  } catch (const error& e) {
+    EXPECT_EQ(e.code(), errc::invalid_json);
+  }
+  EXPECT_EQ(ok.self().affinity, 1) << "nothing changed";
+}
+
+}  // namespace
+}  // namespace nominee::testing

@@ -1,0 +1,408 @@
+#include <nominee/group.hpp>
+
+#include <mutex>
+#include <set>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <nominee/log.hpp>
+#include <nominee/watched_children.hpp>
+#include <nominee/watched_node.hpp>
+
+#include "node_data.hpp"
+#include "recipe_paths.hpp"
+#include "session_link.hpp"
+#include "validate.hpp"
+#include "watch_guard.hpp"
+
+namespace nominee {
+namespace detail {
+
+namespace asio = boost::asio;
+
+namespace {
+std::error_code check_meta(const std::string& meta, std::string& normalized) {
+  if (meta.size() > max_member_meta_bytes) return errc::invalid_json;
+  auto n = normalize_json_object(meta);
+  if (!n) return errc::invalid_json;
+  normalized = *n;
+  return {};
+}
+}  // namespace
+
+// The membership's state on one strand: wanted (joined or joining), our
+// node's version, the sessions we had (to recognise our own stale node).
+class group_member_core : public std::enable_shared_from_this<group_member_core> {
+ public:
+  group_member_core(session& s, std::string path, group_options options)
+      : link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())), retry_timer_(strand_),
+        path_(std::move(path)), options_(std::move(options)) {}
+
+  const asio::any_io_executor& executor() const { return executor_; }
+
+  void start() {
+    listener_ = link_.add_listener([weak = weak_from_this()](const session_event& e) {
+      if (auto self = weak.lock()) self->post([e](group_member_core& me) { me.on_session_event(e); });
+    });
+  }
+
+  void join(group_member::completion done) {
+    post([done = std::move(done)](group_member_core& me) mutable {
+      me.wanted_ = true;
+      if (me.joined_) return done({});
+      me.join_waiters_.push_back(std::move(done));
+      if (!me.joining_) me.create();
+    });
+  }
+
+  void update(std::optional<std::int64_t> affinity, std::optional<std::string> endpoint,
+              std::optional<std::string> meta, group_member::completion done) {
+    post([=, done = std::move(done)](group_member_core& me) mutable {
+      if (affinity) me.options_.affinity = *affinity;
+      if (endpoint) me.options_.endpoint = *endpoint;
+      if (meta) me.options_.meta = *meta;
+      if (!me.joined_) return done({});  // the next join carries it
+      me.write(std::move(done));
+    });
+  }
+
+  void leave() {
+    post([](group_member_core& me) { me.leave_now(); });
+  }
+
+  void stop() {
+    gate_.close();
+    link_.remove_listener(listener_);
+    // Delete the node from here: no strand handler runs any more.
+    std::lock_guard lock(mutex_);
+    if (joined_flag_) link_.remove_reliably(path_);
+    joined_flag_ = false;
+  }
+
+  bool joined() const {
+    std::lock_guard lock(mutex_);
+    return joined_flag_;
+  }
+  member_info self() const {
+    std::lock_guard lock(mutex_);
+    return self_;
+  }
+
+ private:
+  template <class F>
+  void post(F f) {
+    asio::post(strand_, [weak = weak_from_this(), f = std::move(f)]() mutable {
+      if (auto self = weak.lock()) self->gate_.run([&] { f(*self); });
+    });
+  }
+  template <class F>
+  auto on_strand(F f) {
+    return asio::bind_executor(strand_, [weak = weak_from_this(), f = std::move(f)](auto&&... args) mutable {
+      if (auto self = weak.lock()) self->gate_.run([&] { f(*self, std::forward<decltype(args)>(args)...); });
+    });
+  }
+
+  std::string data() const {
+    return encode(member_data{options_.affinity, options_.endpoint, options_.meta});
+  }
+
+  void create() {
+    joining_ = true;
+    link_.create(path_, data(), {create_mode::ephemeral, {}, {}}, false,
+                 on_strand([](group_member_core& me, std::error_code ec, created_node made) {
+                   if (!ec) return me.joined(made.stat);
+                   if (ec == errc::no_node) {
+                     return me.link_.ensure_path(me.path_.substr(0, me.path_.rfind('/')),
+                                                 me.on_strand([](group_member_core& self, std::error_code e) {
+                                                   if (e) return self.fail_join(e);
+                                                   self.create();
+                                                 }));
+                   }
+                   if (ec == errc::node_exists) return me.inspect_existing();
+                   if (is_connection_loss(ec)) return me.inspect_existing();  // did our create land?
+                   me.fail_join(ec);
+                 }));
+  }
+
+  // The id is taken: by us (a create whose reply was lost), by an earlier
+  // session of ours (not yet cleaned up by the server), or by someone else.
+  void inspect_existing() {
+    link_.get(path_, {}, on_strand([](group_member_core& me, std::error_code ec, node n) {
+                if (ec == errc::no_node) return me.create();  // gone meanwhile: try again
+                if (ec) return me.fail_join(ec);
+                auto owner = n.stat.ephemeral_owner;
+                if (owner == me.link_.session_id()) return me.joined(n.stat);
+                if (me.past_sessions_.count(owner)) {
+                  log(log_level::info, "member '" + me.options_.member_id + "': replacing our node of an old session");
+                  return me.link_.remove(me.path_, n.stat.version,
+                                         me.on_strand([](group_member_core& self, std::error_code e) {
+                                           if (e && e != errc::no_node) return self.fail_join(e);
+                                           self.create();
+                                         }));
+                }
+                me.fail_join(errc::member_id_taken);
+              }));
+  }
+
+  void joined(const stat& st) {
+    joining_ = false;
+    joined_ = true;
+    version_ = st.version;
+    past_sessions_.insert(link_.session_id());
+    {
+      std::lock_guard lock(mutex_);
+      joined_flag_ = true;
+      self_ = {options_.member_id, options_.affinity, options_.endpoint, options_.meta, link_.session_id(), st.version};
+    }
+    if (!wanted_) return leave_now();  // left while joining
+    auto waiters = std::move(join_waiters_);
+    join_waiters_.clear();
+    for (auto& w : waiters) w({});
+  }
+
+  void fail_join(std::error_code ec) {
+    joining_ = false;
+    if (ec == errc::member_id_taken)
+      log(log_level::error, "member id '" + options_.member_id + "' is taken by another live session");
+    auto waiters = std::move(join_waiters_);
+    join_waiters_.clear();
+    if (waiters.empty() && wanted_ && ec != errc::session_closed) {
+      // A rejoin after an expiry: keep trying (our old node may still be
+      // waiting for the server to expire it).
+      retry_timer_.expires_after(std::chrono::milliseconds(500));
+      retry_timer_.async_wait(on_strand([](group_member_core& me, const std::error_code& e) {
+        if (!e && me.wanted_ && !me.joined_ && !me.joining_) me.create();
+      }));
+      return;
+    }
+    wanted_ = false;
+    for (auto& w : waiters) w(ec);
+  }
+
+  void write(group_member::completion done) {
+    link_.set(path_, data(), version_, on_strand([done = std::move(done)](group_member_core& me, std::error_code ec,
+                                                                           stat st) mutable {
+                if (ec == errc::bad_version) {
+                  // Only we write our node; re-read the version and write again.
+                  return me.link_.exists(me.path_, {},
+                                         me.on_strand([done = std::move(done)](group_member_core& self, std::error_code e,
+                                                                               std::optional<stat> s) mutable {
+                                           if (e) return done(e);
+                                           if (!s) return done(errc::no_node);
+                                           self.version_ = s->version;
+                                           self.write(std::move(done));
+                                         }));
+                }
+                if (ec) return done(ec);
+                me.version_ = st.version;
+                {
+                  std::lock_guard lock(me.mutex_);
+                  me.self_ = {me.options_.member_id, me.options_.affinity, me.options_.endpoint, me.options_.meta,
+                              me.link_.session_id(), st.version};
+                }
+                done({});
+              }));
+  }
+
+  void leave_now() {
+    wanted_ = false;
+    retry_timer_.cancel();
+    if (joined_) link_.remove_reliably(path_);
+    joined_ = false;
+    std::lock_guard lock(mutex_);
+    joined_flag_ = false;
+  }
+
+  void on_session_event(const session_event& e) {
+    if (e.state == session_state::expired) {
+      joined_ = false;
+      joining_ = false;
+      std::lock_guard lock(mutex_);
+      joined_flag_ = false;
+    } else if (e.state == session_state::connected && wanted_ && !joined_ && !joining_) {
+      create();  // rejoin on the new session
+    } else if (e.state == session_state::closed) {
+      wanted_ = false;
+      joined_ = false;
+      std::lock_guard lock(mutex_);
+      joined_flag_ = false;
+    }
+  }
+
+  session_link link_;
+  asio::any_io_executor executor_;
+  watched_node::strand_type strand_;
+  asio::steady_timer retry_timer_;
+  callback_gate gate_;
+  session::listener_id listener_ = 0;
+  std::string path_;
+
+  // Strand state.
+  group_options options_;
+  bool wanted_ = false;
+  bool joining_ = false;
+  bool joined_ = false;
+  std::int32_t version_ = 0;
+  std::set<std::int64_t> past_sessions_;
+  std::vector<group_member::completion> join_waiters_;
+
+  mutable std::mutex mutex_;
+  bool joined_flag_ = false;
+  member_info self_;
+};
+
+// Children of /members, and a watched_node per member, all on one strand.
+class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
+ public:
+  group_view_impl(session& s, std::string directory, group_view::callbacks cb)
+      : session_(&s), directory_(std::move(directory)), callbacks_(std::move(cb)),
+        strand_(asio::make_strand(s.get_executor())) {}
+
+  void start() {
+    children_ = std::make_unique<watched_children>(
+        *session_, directory_,
+        [weak = weak_from_this()](const children_change& change) {
+          if (auto self = weak.lock()) self->gate_.run([&] { self->on_children(change); });
+        },
+        strand_);
+  }
+
+  void stop() {
+    gate_.close();
+    children_.reset();
+    nodes_.clear();
+  }
+
+  std::map<std::string, member_info> members() const {
+    std::lock_guard lock(mutex_);
+    return members_;
+  }
+
+ private:
+  void on_children(const children_change& change) {
+    for (auto& name : change.removed) {
+      nodes_.erase(name);
+      forget(name);
+    }
+    for (auto& name : change.added) {
+      if (nodes_.count(name)) continue;
+      // Node watches need the session; the view is only ever built from a live one.
+      nodes_[name] = std::make_unique<watched_node>(
+          *session_, directory_ + "/" + name,
+          [weak = weak_from_this(), name](const node_change& n) {
+            if (auto self = weak.lock()) self->gate_.run([&] { self->on_node(name, n); });
+          },
+          strand_);
+    }
+  }
+
+  void on_node(const std::string& name, const node_change& n) {
+    if (!n.exists) return forget(name);
+    auto data = decode_member(n.data);
+    if (!data) {
+      log(log_level::warn, "group member '" + name + "' has malformed data; ignoring it");
+      return;
+    }
+    member_info info{name, data->affinity, data->endpoint, data->meta, n.stat.ephemeral_owner, n.stat.version};
+    std::optional<member_info> before;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = members_.find(name);
+      if (it != members_.end()) {
+        if (it->second == info) return;
+        before = it->second;
+      }
+      members_[name] = info;
+    }
+    if (before)
+      call("on_update", callbacks_.on_update, info, *before);
+    else
+      call("on_join", callbacks_.on_join, info);
+  }
+
+  void forget(const std::string& name) {
+    std::optional<member_info> gone;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = members_.find(name);
+      if (it == members_.end()) return;
+      gone = it->second;
+      members_.erase(it);
+    }
+    call("on_leave", callbacks_.on_leave, *gone);
+  }
+
+  template <class F, class... Args>
+  static void call(const char* what, const F& f, const Args&... args) {
+    if (!f) return;
+    try {
+      f(args...);
+    } catch (const std::exception& e) {
+      log(log_level::error, std::string("group_view ") + what + " threw: " + e.what());
+    }
+  }
+
+  session* session_;
+  std::string directory_;
+  group_view::callbacks callbacks_;
+  watched_children::strand_type strand_;
+  callback_gate gate_;
+  std::unique_ptr<watched_children> children_;
+  std::map<std::string, std::unique_ptr<watched_node>> nodes_;  // strand only
+  mutable std::mutex mutex_;
+  std::map<std::string, member_info> members_;
+};
+
+}  // namespace detail
+
+group_member::group_member(session& s, group_options options) {
+  detail::require_root("group_options.root", options.root);
+  detail::require_name("group_options.member_id", options.member_id);
+  if (options.affinity < 0)
+    throw error(errc::invalid_option, detail::describe("group_options.affinity", std::to_string(options.affinity)));
+  if (options.endpoint.size() > 1024)
+    throw error(errc::invalid_option, detail::describe("group_options.endpoint", options.endpoint));
+  std::string meta;
+  if (auto ec = detail::check_meta(options.meta, meta)) throw error(ec, detail::describe("group_options.meta", options.meta));
+  options.meta = meta;
+  path_ = detail::under(options.root, "members", options.member_id);
+  core_ = std::make_shared<detail::group_member_core>(s, path_, std::move(options));
+  core_->start();
+}
+
+group_member::~group_member() { core_->stop(); }
+
+boost::asio::any_io_executor group_member::executor() const { return core_->executor(); }
+
+void group_member::start_join(completion done) { core_->join(std::move(done)); }
+
+void group_member::start_set_affinity(std::int64_t affinity, completion done) {
+  if (affinity < 0) return done(errc::invalid_option);
+  core_->update(affinity, std::nullopt, std::nullopt, std::move(done));
+}
+
+void group_member::start_update(std::string endpoint, std::string meta, completion done) {
+  std::string normalized;
+  if (auto ec = detail::check_meta(meta, normalized)) return done(ec);
+  if (endpoint.size() > 1024) return done(errc::invalid_option);
+  core_->update(std::nullopt, std::move(endpoint), std::move(normalized), std::move(done));
+}
+
+void group_member::leave() { core_->leave(); }
+bool group_member::joined() const { return core_->joined(); }
+member_info group_member::self() const { return core_->self(); }
+
+group_view::group_view(session& s, std::string root, callbacks on_change) {
+  detail::require_root("group_view root", root);
+  impl_ = std::make_shared<detail::group_view_impl>(s, detail::under(root, "members"), std::move(on_change));
+  impl_->start();
+}
+
+group_view::~group_view() { impl_->stop(); }
+
+std::map<std::string, member_info> group_view::members() const { return impl_->members(); }
+
+}  // namespace nominee

@@ -19,8 +19,10 @@
 //
 // SIGTERM or SIGINT (or --duration-ms passing) ends it cleanly with exit 0:
 // it stops acting, logs `exiting`, destroys the candidate, then the session.
+// It dies with SIGKILL when the process that started it dies.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -304,6 +306,12 @@ int run(const arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A test or benchmark that dies (a timeout, a crash) takes its contenders
+  // along instead of leaving them standing. (The parent may be gone already.)
+  auto parent = ::getppid();
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) return 1;
+
   // Before any thread exists, so that every thread inherits the mask and
   // only sigtimedwait in run() sees these signals.
   sigset_t signals;

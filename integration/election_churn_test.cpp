@@ -1,0 +1,513 @@
+// Election across real processes (nominee-contender) against a real server:
+// churn with resigns, kill -9 and forced expiries; a holder frozen with
+// SIGSTOP past its session timeout. The processes write histories; the
+// checker (election_history.hpp) asserts that no two ever held the role at
+// once, that tokens only grew, and that nobody acted as holder while another
+// held. (The herd-free handoff is in election_test.cpp, in process.)
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+#include <zookeeper/zookeeper.h>
+
+#include <nominee/election.hpp>
+#include <nominee/session.hpp>
+
+#include "election_history.hpp"
+#include "test_support.hpp"
+
+extern char** environ;
+
+namespace nominee::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using steady = std::chrono::steady_clock;
+
+std::string contender_binary() {
+  if (const char* path = std::getenv("NOMINEE_CONTENDER")) return path;
+  return NOMINEE_CONTENDER_PATH;
+}
+
+std::string ms_text(std::int64_t ns) { return std::to_string(ns / 1'000'000) + " ms"; }
+
+// A directory for histories and logs; kept (and named on stderr) when the
+// test failed, so the evidence survives.
+class scratch_dir {
+ public:
+  scratch_dir() {
+    std::string pattern = (fs::temp_directory_path() / "nominee-election-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~scratch_dir() {
+    if (::testing::Test::HasFailure() || std::getenv("NOMINEE_KEEP_HISTORIES")) {
+      std::cerr << "histories and contender logs kept in " << path_ << "\n";
+      return;
+    }
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// One nominee-contender process. Every process started is ended by its PID:
+// the destructor SIGKILLs and reaps one that is still running.
+class contender_process {
+ public:
+  struct config {
+    std::string hosts, root, role, member;
+    fs::path dir;
+    int session_timeout_ms = 2000;
+    int resign_every_ms = 0;
+    std::uint64_t seed = 0;
+    int act_every_ms = 0;
+  };
+
+  explicit contender_process(config c) : config_(std::move(c)) {}
+  ~contender_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::kill(pid_, SIGCONT);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  contender_process(const contender_process&) = delete;
+  contender_process& operator=(const contender_process&) = delete;
+
+  const std::string& member() const { return config_.member; }
+  fs::path history() const { return config_.dir / (config_.member + ".history"); }
+  fs::path session_file() const { return config_.dir / (config_.member + ".session"); }
+  fs::path log() const { return config_.dir / (config_.member + ".log"); }
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  void start() {
+    if (pid_ > 0) throw std::logic_error(config_.member + " is running already");
+    std::vector<std::string> args = {contender_binary(),
+                                     "--hosts", config_.hosts,
+                                     "--root", config_.root,
+                                     "--role", config_.role,
+                                     "--member", config_.member,
+                                     "--history", history().string(),
+                                     "--session-file", session_file().string(),
+                                     "--session-timeout-ms", std::to_string(config_.session_timeout_ms)};
+    if (config_.resign_every_ms > 0) {
+      args.insert(args.end(), {"--resign-every-ms", std::to_string(config_.resign_every_ms), "--seed",
+                               std::to_string(config_.seed)});
+    }
+    if (config_.act_every_ms > 0) args.insert(args.end(), {"--act-every-ms", std::to_string(config_.act_every_ms)});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    auto log_path = log().string();
+    posix_spawn_file_actions_addopen(&files, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, argv[0], &files, &attributes, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&files);
+    posix_spawnattr_destroy(&attributes);
+    if (rc != 0) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(rc));
+    pid_ = pid;
+  }
+
+  // The last process started got as far as writing `started` (it handles
+  // SIGTERM from then on; before, SIGTERM would kill it).
+  bool ready() const {
+    auto mine = "started pid=" + std::to_string(pid_);
+    for (auto& e : events(history_verb::started))
+      if (e.line.ends_with(" " + mine)) return true;
+    return false;
+  }
+
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+
+  // The wait status once the process has exited, or nullopt at the deadline.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return last_status_;
+    auto deadline = steady::now() + timeout;
+    while (true) {
+      int status = 0;
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || (r < 0 && errno == ECHILD)) {
+        pid_ = -1;
+        last_status_ = status;
+        return status;
+      }
+      if (steady::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  parsed_history read_history() const { return parse_history_file(history(), config_.role); }
+
+  // Events of one verb at or after `since_ns`.
+  std::vector<history_event> events(history_verb verb, std::int64_t since_ns = 0) const {
+    std::vector<history_event> out;
+    for (auto& e : read_history().events)
+      if (e.verb == verb && e.at_ns >= since_ns) out.push_back(e);
+    return out;
+  }
+  std::vector<history_event> notes_starting(const std::string& words, std::int64_t since_ns = 0) const {
+    std::vector<history_event> out;
+    for (auto& e : read_history().events)
+      if (e.verb == history_verb::note && e.detail.rfind(words, 0) == 0 && e.at_ns >= since_ns) out.push_back(e);
+    return out;
+  }
+
+  std::string log_tail(std::size_t max_chars = 3000) const {
+    std::ifstream in(log());
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.size() > max_chars ? text.substr(text.size() - max_chars) : text;
+  }
+
+ private:
+  config config_;
+  pid_t pid_ = -1;
+  std::optional<int> last_status_;
+};
+
+struct session_credentials {
+  std::int64_t id = 0;
+  std::string password;  // 16 bytes
+};
+
+std::optional<session_credentials> read_session_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::string id_hex, password_hex;
+  if (!(in >> id_hex >> password_hex) || password_hex.size() != 32) return std::nullopt;
+  session_credentials c;
+  c.id = static_cast<std::int64_t>(std::stoull(id_hex, nullptr, 16));
+  for (std::size_t i = 0; i < password_hex.size(); i += 2)
+    c.password.push_back(static_cast<char>(std::stoi(password_hex.substr(i, 2), nullptr, 16)));
+  return c;
+}
+
+// What force_expiry (test_support) does, from the credentials a contender
+// published: a twin handle attaches to the session (the server drops the
+// owner's connection) and closes it (the server ends the session).
+std::string expire_session(const std::string& hosts, const session_credentials& credentials) {
+  clientid_t id{};
+  id.client_id = credentials.id;
+  std::copy(credentials.password.begin(), credentials.password.end(), id.passwd);
+  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
+  if (!twin) return "zookeeper_init failed";
+  int state = 0;
+  wait_until(
+      [&] {
+        state = zoo_state(twin);
+        return state == ZOO_CONNECTED_STATE || state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE;
+      },
+      10s);
+  zookeeper_close(twin);
+  if (state == ZOO_CONNECTED_STATE) return "attached and closed";
+  if (state == ZOO_EXPIRED_SESSION_STATE) return "already expired";
+  return "could not attach (state " + std::to_string(state) + ")";
+}
+
+class ElectionChurnTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hosts_ = shared_zookeeper().connect_string();
+    root_ = unique_root();
+    watcher_ = std::make_unique<session>(test_options(hosts_));
+    watcher_->wait_connected(15s);
+  }
+
+  contender_process::config config(const std::string& member) const {
+    contender_process::config c;
+    c.hosts = hosts_;
+    c.root = root_;
+    c.role = role_;
+    c.member = member;
+    c.dir = dir_.path();
+    c.session_timeout_ms = session_timeout_ms_;
+    return c;
+  }
+
+  std::size_t queue_length() {
+    auto kids = watcher_->async_get_children(root_ + "/roles/" + role_, boost::asio::use_future);
+    try {
+      return get_within(kids).names.size();
+    } catch (const error& e) {
+      if (e.code() == errc::no_node) return 0;
+      throw;
+    }
+  }
+
+  // SIGTERM to every running process; each must exit 0 within the deadline.
+  void terminate_all(std::vector<contender_process*> processes) {
+    ASSERT_TRUE(wait_until(
+        [&] { return std::all_of(processes.begin(), processes.end(), [](auto* p) { return !p->running() || p->ready(); }); },
+        30s))
+        << "a contender did not start within 30 s";
+    for (auto* p : processes)
+      if (p->running()) {
+        faults_.record(fault_kind::terminate, p->member());
+        p->signal(SIGTERM);
+      }
+    auto deadline = steady::now() + 30s;
+    for (auto* p : processes) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+      auto status = p->wait_exit(std::max(left, 1ms));
+      ASSERT_TRUE(status.has_value()) << p->member() << " did not exit within 30 s of SIGTERM\n" << p->log_tail();
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << p->member() << " exited with wait status " << *status << "\n"
+          << p->log_tail();
+    }
+  }
+
+  // Checks the histories against the fault log (which goes beside them).
+  history_report check(const std::vector<fs::path>& files) {
+    auto faults = faults_.faults();
+    std::ofstream out(dir_.path() / "faults.log");
+    for (auto& f : faults) out << f.at_ns << " " << to_string(f.kind) << " " << f.member << " " << f.detail << "\n";
+    history_check_options options;
+    options.forced_expiry_grace_ns = std::int64_t{session_timeout_ms_} * 1'000'000;
+    auto report = check_history_files(files, role_, faults, options);
+    std::cout << report.summary();
+    return report;
+  }
+
+  std::string hosts_;
+  std::string root_;
+  std::string role_ = "coordinator";
+  int session_timeout_ms_ = 2000;  // every contender's
+  scratch_dir dir_;
+  fault_log faults_;
+  std::unique_ptr<session> watcher_;
+};
+
+TEST_F(ElectionChurnTest, TenProcessesUnderKillsExpiriesAndResignsNeverHaveTwoHolders) {
+  constexpr int processes = 10;
+  constexpr auto churn_time = 20s;
+  std::uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("NOMINEE_CHURN_SEED")) seed = std::stoull(s);
+  std::cout << "churn seed " << seed << " (NOMINEE_CHURN_SEED reproduces the fault schedule)\n";
+  std::mt19937_64 random(seed);
+
+  std::vector<std::unique_ptr<contender_process>> contenders;
+  for (int i = 0; i < processes; ++i) {
+    auto c = config("c" + std::to_string(i));
+    c.resign_every_ms = 1000;
+    c.seed = seed + static_cast<std::uint64_t>(i);
+    c.act_every_ms = 10;
+    contenders.push_back(std::make_unique<contender_process>(c));
+    contenders.back()->start();
+  }
+  role_observer observer(*watcher_, root_, role_, {});
+  ASSERT_TRUE(wait_until([&] { return observer.current().has_value(); }, 30s)) << "nobody was elected";
+
+  auto pick = [&](std::uint64_t n) { return static_cast<std::size_t>(random() % n); };
+  // Half the faults go to whoever holds the role right now.
+  auto target = [&]() -> contender_process* {
+    if (random() % 2 == 0) {
+      if (auto h = observer.current())
+        for (auto& c : contenders)
+          if (c->member() == h->member_id && c->running()) return c.get();
+    }
+    std::vector<contender_process*> alive;
+    for (auto& c : contenders)
+      if (c->running()) alive.push_back(c.get());
+    return alive.empty() ? nullptr : alive[pick(alive.size())];
+  };
+
+  struct restart {
+    contender_process* process;
+    steady::time_point at;
+  };
+  std::vector<restart> restarts;
+  int kills = 0, expiries = 0, attached = 0;
+  auto end = steady::now() + churn_time;
+  while (steady::now() < end) {
+    // Pacing between faults (not synchronisation: nothing waits on it).
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + pick(900)));
+    auto now = steady::now();
+    for (auto it = restarts.begin(); it != restarts.end();) {
+      if (it->at > now) {
+        ++it;
+        continue;
+      }
+      faults_.record(fault_kind::restart, it->process->member());
+      it->process->start();
+      it = restarts.erase(it);
+    }
+    auto* victim = target();
+    if (!victim) continue;
+    auto dice = pick(100);
+    if (dice < 40) {
+      faults_.record(fault_kind::kill, victim->member());
+      victim->signal(SIGKILL);
+      auto status = victim->wait_exit(10s);
+      ASSERT_TRUE(status && WIFSIGNALED(*status)) << victim->member() << " did not die of SIGKILL";
+      ++kills;
+      restarts.push_back({victim, steady::now() + std::chrono::milliseconds(200 + pick(1500))});
+    } else if (dice < 80) {
+      auto credentials = read_session_file(victim->session_file());
+      if (!credentials) continue;
+      char id[32];
+      std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(credentials->id));
+      fault f{steady_now_ns(), fault_kind::expire, victim->member(), id};
+      auto outcome = expire_session(hosts_, *credentials);
+      f.detail += " " + outcome;
+      faults_.add(f);
+      ++expiries;
+      attached += outcome == "attached and closed";
+    }
+  }
+  for (auto& r : restarts) {
+    faults_.record(fault_kind::restart, r.process->member());
+    r.process->start();
+  }
+  // The restarted ones get a moment to stand before everyone stops.
+  ASSERT_TRUE(wait_until([&] { return queue_length() >= static_cast<std::size_t>(processes) - 2; }, 20s));
+
+  std::vector<contender_process*> all;
+  for (auto& c : contenders) all.push_back(c.get());
+  terminate_all(all);
+  ASSERT_TRUE(wait_until([&] { return queue_length() == 0; }, 20s))
+      << "candidate nodes left behind after every process exited: " << queue_length();
+
+  std::vector<fs::path> files;
+  for (auto& c : contenders) files.push_back(c->history());
+  auto report = check(files);
+  EXPECT_TRUE(report.ok()) << report.summary() << "holds:\n" << report.timeline();
+
+  // The run exercised what it claims to.
+  EXPECT_GE(report.elections, 12u) << "too few handoffs to mean anything";
+  EXPECT_GE(report.revoke_reasons["resigned"], 5u);
+  EXPECT_GE(kills, 3);
+  EXPECT_GE(attached, 2) << "forced expiries that took: " << attached << " of " << expiries;
+  EXPECT_GE(report.revoke_reasons["expired"] + report.revoke_reasons["suspended"], 1u)
+      << "no holder ever lost the role to an expiry";
+  EXPECT_GE(report.acts, 100u) << "holders act every 10 ms";
+  // Every start wrote `started` (but one killed the moment it was started).
+  EXPECT_LE(report.runs, static_cast<std::size_t>(processes + kills));
+  EXPECT_GE(report.runs + 3, static_cast<std::size_t>(processes + kills));
+  // Each last run ended cleanly.
+  for (auto& c : contenders) {
+    auto events = c->read_history().events;
+    auto last_start = std::find_if(events.rbegin(), events.rend(),
+                                   [](const history_event& e) { return e.verb == history_verb::started; });
+    bool exited = std::any_of(events.rbegin(), last_start,
+                              [](const history_event& e) { return e.verb == history_verb::exiting; });
+    EXPECT_TRUE(exited) << c->member() << " did not log `exiting` after SIGTERM\n" << c->log_tail();
+  }
+}
+
+TEST_F(ElectionChurnTest, AHolderFrozenBySigstopIsReplacedOnlyAfterItsTimeoutAndNeverActsAgain) {
+  const int timeout_ms = session_timeout_ms_;
+  auto ca = config("frozen");
+  ca.act_every_ms = 5;
+  contender_process a(ca);
+  auto cb = config("successor");
+  cb.act_every_ms = 5;
+  contender_process b(cb);
+
+  a.start();
+  ASSERT_TRUE(wait_until([&] { return !a.events(history_verb::acquired).empty(); }, 30s)) << a.log_tail();
+  b.start();
+  ASSERT_TRUE(wait_until([&] { return queue_length() == 2; }, 30s)) << b.log_tail();
+  auto a_token = a.events(history_verb::acquired).front().token;
+  // Let a act a while as holder: the freeze comes mid-term.
+  ASSERT_TRUE(wait_until([&] { return a.events(history_verb::acted).size() >= 20; }, 10s));
+
+  auto stop_ns = faults_.record(fault_kind::stop, a.member());
+  a.signal(SIGSTOP);
+  // Frozen for 2.5 session timeouts; the successor should win meanwhile.
+  auto frozen_until = steady::now() + std::chrono::milliseconds(timeout_ms * 5 / 2);
+  bool elected_while_frozen = wait_until([&] { return !b.events(history_verb::acquired).empty(); },
+                                         std::chrono::milliseconds(timeout_ms * 5 / 2));
+  std::this_thread::sleep_until(frozen_until);
+  auto resume_ns = faults_.record(fault_kind::resume, a.member());
+  a.signal(SIGCONT);
+
+  EXPECT_TRUE(elected_while_frozen) << "the successor was not elected while the holder was frozen\n" << b.log_tail();
+  ASSERT_TRUE(wait_until([&] { return !a.events(history_verb::released, resume_ns).empty(); }, 15s))
+      << "the frozen holder never logged `revoked` after it was resumed\n"
+      << a.log_tail();
+  // It stands again on a new session, behind the successor.
+  bool restood = wait_until([&] { return queue_length() == 2; }, 15s);
+
+  terminate_all({&a, &b});
+  EXPECT_TRUE(restood) << "the frozen contender did not stand again after its session expired\n" << a.log_tail();
+
+  auto report = check({a.history(), b.history()});
+  EXPECT_TRUE(report.ok()) << report.summary() << "holds:\n" << report.timeline();
+
+  auto revoked = a.events(history_verb::released, resume_ns);
+  ASSERT_FALSE(revoked.empty());
+  EXPECT_TRUE(revoked.front().detail == "suspended" || revoked.front().detail == "expired") << revoked.front().line;
+  auto elected = b.events(history_verb::acquired);
+  ASSERT_FALSE(elected.empty());
+  auto b_elected_ns = elected.front().at_ns;
+  EXPECT_GT(elected.front().token, a_token) << "tokens only grow";
+
+  // The successor won while a was frozen, and only once a's session could
+  // have expired: the server last heard from a at most one heartbeat (a
+  // quarter of the timeout) or ping before the stop; half a timeout of margin.
+  EXPECT_GT(b_elected_ns, stop_ns);
+  EXPECT_LT(b_elected_ns, resume_ns);
+  EXPECT_GE(b_elected_ns - stop_ns, static_cast<std::int64_t>(timeout_ms - timeout_ms / 2) * 1'000'000)
+      << "elected " << ms_text(b_elected_ns - stop_ns) << " after the stop: before the old session could expire";
+
+  // a never acted as holder after the stop: not while frozen (it cannot),
+  // and not in the moment after SIGCONT before it noticed its lease lapsed.
+  auto late_acts = a.events(history_verb::acted, stop_ns);
+  EXPECT_TRUE(late_acts.empty()) << late_acts.size() << " `act` lines after the stop, the first "
+                                 << ms_text(late_acts.empty() ? 0 : late_acts.front().at_ns - resume_ns)
+                                 << " after SIGCONT, while the successor had held the role since "
+                                 << ms_text(resume_ns - b_elected_ns) << " before SIGCONT: "
+                                 << (late_acts.empty() ? "" : late_acts.front().line);
+  // And it let go at once once it ran again.
+  EXPECT_LT(revoked.front().at_ns - resume_ns, static_cast<std::int64_t>(timeout_ms) * 1'000'000)
+      << "revoked " << ms_text(revoked.front().at_ns - resume_ns) << " after SIGCONT";
+  std::cout << "successor elected " << ms_text(b_elected_ns - stop_ns) << " after the stop; frozen holder revoked ("
+            << revoked.front().detail << ") " << (revoked.front().at_ns - resume_ns) / 1000 << " us after SIGCONT\n";
+}
+
+}  // namespace
+}  // namespace nominee::testing

@@ -117,6 +117,17 @@ struct history_check_options {
   // A run that ends holding, with no exiting and no kill recorded for it,
   // is a violation (a process died unseen) unless this is false.
   bool open_hold_is_violation = true;
+  // A forced expiry (a twin handle attaches to the holder's session and
+  // closes it) ends the session at once, without the session timeout the
+  // suspension rule counts on: the holder learns of it only when the server
+  // drops its connection, a few milliseconds before a successor can win.
+  // The owner's client may even take the session back from the twin for a
+  // moment and confirm its node just before the twin closes the session;
+  // then only its lease (2/3 of the session timeout) ends its hold. Overlaps
+  // and acts of a holder within this long after a forced expiry of its
+  // session are reported as `tolerated`, not as violations: pass the
+  // session timeout.
+  std::int64_t forced_expiry_grace_ns = 2'000'000'000;
 };
 
 struct history_report {
@@ -130,10 +141,12 @@ struct history_report {
   std::map<std::string, std::size_t> faults;  // by kind
   std::vector<hold_interval> holds;           // sorted by start
   std::vector<violation> violations;
+  std::vector<violation> tolerated;           // explained by a forced expiry
   std::vector<std::string> problems;          // unreadable lines
+  std::int64_t origin_ns = 0;                 // "+0 ms" in reports: the first event or fault
 
   bool ok() const { return violations.empty() && problems.empty(); }
-  // Counts, then every violation with its context.
+  // Counts, then every violation (and tolerated one) with its context.
   std::string summary() const;
   // The holds, one per line (for a failure message).
   std::string timeline() const;

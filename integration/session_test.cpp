@@ -1,8 +1,6 @@
 // The session against a real ZooKeeper server.
 #include <nominee/session.hpp>
 
-#include <zookeeper/zookeeper.h>  // only to force an expiry from outside
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -342,15 +340,7 @@ TEST_F(SessionTest, ForcedExpiryIsReportedAndAFreshSessionFollows) {
   // Attach a second client to the same session and close it: the server
   // ends the session, and the first client learns it is expired.
   auto old_id = s->session_id();
-  clientid_t id{};
-  id.client_id = old_id;
-  auto password = s->session_password();
-  std::copy(password.begin(), password.end(), id.passwd);
-  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-  zhandle_t* twin = zookeeper_init(hosts_.c_str(), nullptr, 2000, &id, nullptr, 0);
-  ASSERT_NE(twin, nullptr);
-  ASSERT_TRUE(wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, 10s));
-  zookeeper_close(twin);
+  force_expiry(*s, hosts_);
 
   ASSERT_TRUE(states.wait_for(session_state::expired, 15s)) << "states seen: " << states.states().size();
   ASSERT_TRUE(states.wait_for(session_state::connected, 15s));

@@ -42,18 +42,27 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
 }
 
 void force_expiry(const session& s, const std::string& hosts) {
-  clientid_t id{};
-  id.client_id = s.session_id();
-  auto password = s.session_password();
-  if (id.client_id == 0 || password.size() != sizeof id.passwd)
-    throw std::runtime_error("force_expiry: the session is not connected");
-  std::copy(password.begin(), password.end(), id.passwd);
-  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-  zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
-  if (!twin) throw std::runtime_error("force_expiry: zookeeper_init failed");
-  bool attached = wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, std::chrono::seconds(10));
-  zookeeper_close(twin);
-  if (!attached) throw std::runtime_error("force_expiry: could not attach to the session");
+  // The trick can lose a race: when the twin attaches, the server drops the
+  // original connection, and if the original client reattaches before the
+  // twin closes, the twin's close never reaches the server and the session
+  // lives on. So: confirm the session really ended (s moves to a new
+  // session id), and try again if it did not.
+  auto old_id = s.session_id();
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    clientid_t id{};
+    id.client_id = old_id;
+    auto password = s.session_password();
+    if (id.client_id == 0 || password.size() != sizeof id.passwd)
+      throw std::runtime_error("force_expiry: the session is not connected");
+    std::copy(password.begin(), password.end(), id.passwd);
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
+    if (!twin) throw std::runtime_error("force_expiry: zookeeper_init failed");
+    wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, std::chrono::seconds(10));
+    zookeeper_close(twin);
+    if (wait_until([&] { return s.session_id() != old_id && s.session_id() != 0; }, std::chrono::seconds(10))) return;
+  }
+  throw std::runtime_error("force_expiry: the session survived five attempts");
 }
 
 session_options test_options(const std::string& hosts) {

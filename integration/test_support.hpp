@@ -34,7 +34,7 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
 
 // Ends s's session from the outside, the way a server expiry does: a second
 // client attaches to the same session id and password, then closes it.
-// Returns once that happened; s learns of the expiry on its next contact.
+// Returns once s is on a new session (so s must reconnect after expiry).
 void force_expiry(const session& s, const std::string& hosts);
 
 // Session options for tests: short timeouts, the shared server.

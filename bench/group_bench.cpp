@@ -1,0 +1,147 @@
+// group_bench: how fast a membership change reaches every member.
+// N members (own sessions, own views) against a standalone server; one
+// member changes its affinity; time until all N views have seen it.
+// Prints one JSON object.
+//
+//   group_bench [--members N] [--repeats R]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <nominee/group.hpp>
+#include <nominee/log.hpp>
+
+#include "zookeeper_launcher.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+struct tally {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::int64_t target = -1;            // the affinity being waited for
+  clock_type::time_point started;
+  std::vector<double> seen_ms;         // per view, this round
+};
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int members = 50;
+  int repeats = 40;
+  bool fsync = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--members" && i + 1 < argc) members = std::max(2, std::atoi(argv[++i]));
+    else if (arg == "--repeats" && i + 1 < argc) repeats = std::max(5, std::atoi(argv[++i]));
+    else if (arg == "--no-fsync") fsync = false;
+    else {
+      std::cerr << "usage: group_bench [--members N] [--repeats R] [--no-fsync]\n";
+      return 2;
+    }
+  }
+  try {
+    nominee::set_log_level(nominee::log_level::error);
+    nominee::testing::zookeeper_options zk;
+    zk.fsync = fsync;
+    nominee::testing::zookeeper_cluster cluster(zk);
+    nominee::session_options options;
+    options.hosts = cluster.connect_string();
+
+    // One io_context for all members, run by two threads (the cores we
+    // have): what 50 processes with one I/O thread each would look like,
+    // without 50 extra threads fighting over 2 cores.
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::vector<std::thread> io_threads;
+    for (int i = 0; i < 2; ++i) io_threads.emplace_back([&io] { io.run(); });
+
+    tally t;
+    std::vector<std::unique_ptr<nominee::session>> sessions;
+    std::vector<std::unique_ptr<nominee::group_member>> group;
+    std::vector<std::unique_ptr<nominee::group_view>> views;
+    for (int i = 0; i < members; ++i) {
+      sessions.push_back(std::make_unique<nominee::session>(io.get_executor(), options));
+      sessions.back()->wait_connected(15s);
+    }
+    for (int i = 0; i < members; ++i) {
+      nominee::group_view::callbacks cb;
+      cb.on_update = [&t](const nominee::member_info& now, const nominee::member_info&) {
+        std::lock_guard lock(t.mutex);
+        if (now.affinity != t.target) return;
+        t.seen_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t.started).count());
+        t.changed.notify_all();
+      };
+      views.push_back(std::make_unique<nominee::group_view>(*sessions[i], "/bench", cb));
+    }
+    for (int i = 0; i < members; ++i) {
+      nominee::group_options g;
+      g.root = "/bench";
+      g.member_id = "m" + std::to_string(i);
+      g.affinity = 1;
+      group.push_back(std::make_unique<nominee::group_member>(*sessions[i], g));
+      group.back()->async_join(boost::asio::use_future).get();
+    }
+    // Every view sees every member before measuring.
+    auto deadline = clock_type::now() + 60s;
+    for (auto& v : views)
+      while (v->members().size() != static_cast<std::size_t>(members)) {
+        if (clock_type::now() > deadline) throw std::runtime_error("views did not converge");
+        std::this_thread::sleep_for(5ms);
+      }
+
+    std::vector<double> all_seen_ms, per_view_ms, write_ms;
+    for (int r = 0; r < repeats; ++r) {
+      auto& changer = *group[r % members];
+      {
+        std::lock_guard lock(t.mutex);
+        t.target = 100 + r;
+        t.seen_ms.clear();
+        t.started = clock_type::now();
+      }
+      changer.async_set_affinity(100 + r, boost::asio::use_future).get();
+      write_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t.started).count());
+      std::unique_lock lock(t.mutex);
+      if (!t.changed.wait_for(lock, 30s, [&] { return t.seen_ms.size() >= static_cast<std::size_t>(members); }))
+        throw std::runtime_error("an update did not reach every view within 30 s");
+      all_seen_ms.push_back(*std::max_element(t.seen_ms.begin(), t.seen_ms.end()));
+      per_view_ms.insert(per_view_ms.end(), t.seen_ms.begin(), t.seen_ms.end());
+    }
+    std::printf(
+        "{\"benchmark\": \"group\", \"members\": %d, \"repeats\": %d, "
+        "\"update_seen_by_all\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f}, "
+        "\"update_seen_per_view\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f}, "
+        "\"write_acknowledged\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f}, \"fsync\": %s, "
+        "\"goal\": {\"all_p50_ms\": 3, \"all_p99_ms\": 6}}\n",
+        members, repeats, percentile(all_seen_ms, 0.5), percentile(all_seen_ms, 0.99),
+        *std::max_element(all_seen_ms.begin(), all_seen_ms.end()), percentile(per_view_ms, 0.5),
+        percentile(per_view_ms, 0.99), percentile(write_ms, 0.5), percentile(write_ms, 0.99),
+        fsync ? "true" : "false");
+    views.clear();
+    group.clear();
+    sessions.clear();
+    work.reset();
+    for (auto& th : io_threads) th.join();
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "group_bench: " << e.what() << "\n";
+    return 1;
+  }
+}

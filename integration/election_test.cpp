@@ -232,11 +232,15 @@ TEST_F(ElectionTest, ObserversSeeTheHolder) {
   ASSERT_TRUE(log_a.wait_elected(1, 10s));
   ASSERT_TRUE(wait_until([&] { return observer.current() && observer.current()->member_id == "a"; }, 10s));
   EXPECT_EQ(observer.current()->endpoint, "a:8080");
+  ASSERT_TRUE(a->current_term().has_value());
   EXPECT_EQ(observer.current()->token, a->current_term()->token);
 
   candidate b(*s2, options("b"), log_b.callbacks());
   a.reset();
   ASSERT_TRUE(wait_until([&] { return observer.current() && observer.current()->member_id == "b"; }, 10s));
+  // The observer may know before b does (b verifies its node first).
+  ASSERT_TRUE(log_b.wait_elected(1, 10s));
+  ASSERT_TRUE(b.current_term().has_value());
   EXPECT_EQ(observer.current()->token, b.current_term()->token);
 }
 

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <nominee/log.hpp>
@@ -124,7 +125,13 @@ class role_observer_impl : public std::enable_shared_from_this<role_observer_imp
     children_ = std::make_unique<watched_children>(
         s, directory_,
         [weak = weak_from_this()](const children_change& change) {
-          if (auto self = weak.lock()) self->gate_.run([&] { self->on_children(change); });
+          // Deferred, not nested: the cache calls us holding its gate, and we
+          // destroy the cache holding ours (one lock order: ours -> its).
+          auto self = weak.lock();
+          if (!self) return;
+          boost::asio::post(self->strand_, [weak, change] {
+            if (auto me = weak.lock()) me->gate_.run([&] { me->on_children(change); });
+          });
         },
         strand_);
   }

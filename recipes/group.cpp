@@ -265,7 +265,7 @@ class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
     children_ = std::make_unique<watched_children>(
         *session_, directory_,
         [weak = weak_from_this()](const children_change& change) {
-          if (auto self = weak.lock()) self->gate_.run([&] { self->on_children(change); });
+          if (auto self = weak.lock()) self->later([change](group_view_impl& me) { me.on_children(change); });
         },
         strand_);
   }
@@ -274,6 +274,16 @@ class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
     gate_.close();
     children_.reset();
     nodes_.clear();
+  }
+
+  // Runs f on the strand under our gate, after the current handler: the
+  // caches call us while holding their own gate, and we destroy caches while
+  // holding ours; deferring keeps the only lock order ours -> theirs.
+  template <class F>
+  void later(F f) {
+    asio::post(strand_, [weak = weak_from_this(), f = std::move(f)]() mutable {
+      if (auto self = weak.lock()) self->gate_.run([&] { f(*self); });
+    });
   }
 
   std::map<std::string, member_info> members() const {
@@ -293,7 +303,7 @@ class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
       nodes_[name] = std::make_unique<watched_node>(
           *session_, directory_ + "/" + name,
           [weak = weak_from_this(), name](const node_change& n) {
-            if (auto self = weak.lock()) self->gate_.run([&] { self->on_node(name, n); });
+            if (auto self = weak.lock()) self->later([name, n](group_view_impl& me) { me.on_node(name, n); });
           },
           strand_);
     }

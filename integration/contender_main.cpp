@@ -8,9 +8,9 @@
 //
 // History lines (election_history.hpp reads them), appended with one write
 // each: "<steady ns> <member> <verb> ...": started, elected <token>,
-// revoked <reason>, act <token> (with --act-every-ms: the process checked
-// is_holder() and would act now), session <state> <id>, resign, stand,
-// exiting. <steady ns> is CLOCK_MONOTONIC, so lines of different processes
+// revoked <reason>, act <token> tick|resumed (with --act-every-ms: the
+// process checked is_holder() and would act now; every N ms, and at once
+// after a SIGCONT), session <state> <id>, resign, stand, exiting. <steady ns> is CLOCK_MONOTONIC, so lines of different processes
 // on one machine compare.
 //
 // --session-file gets "<session id hex> <password hex>" whenever a new
@@ -261,37 +261,48 @@ int run(const arguments& args) {
       }
     });
   }
+  // What a holder's worker does before each piece of holder work. The time
+  // is taken before the check: if is_holder() said yes, the process held the
+  // role at that time or later, before its revoke.
+  auto act = [&](const char* why) {
+    auto at = steady_ns();
+    if (candidate->is_holder()) {
+      auto t = candidate->current_term();
+      history.write_at(at, "act " + std::to_string(t ? t->token : -1) + " " + why);
+    }
+  };
   std::thread actor;
   if (args.act_every_ms > 0) {
     actor = std::thread([&] {
       auto next = std::chrono::steady_clock::now();
       while (stop.sleep_until(next)) {
         next += std::chrono::milliseconds(args.act_every_ms);
-        // The time is taken before the check: if is_holder() said yes, the
-        // process held the role at that time or later, before its revoke.
-        auto at = steady_ns();
-        if (candidate->is_holder()) {
-          auto t = candidate->current_term();
-          history.write_at(at, "act " + std::to_string(t ? t->token : -1));
-        }
+        act("tick");
         auto now = std::chrono::steady_clock::now();
         if (next < now) next = now;
       }
     });
   }
 
-  // SIGTERM and SIGINT are blocked in every thread (main blocked them before
-  // any was started); wait for one here, or for the duration to pass.
+  // SIGTERM, SIGINT and SIGCONT are blocked in every thread (main blocked
+  // them before any was started); wait for them here, or for the duration to
+  // pass. SIGCONT still resumes a stopped process; here it also makes the
+  // process act at once, the way a worker that was frozen mid-loop would.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCONT);
   auto deadline = args.duration_ms > 0 ? std::chrono::steady_clock::now() + std::chrono::milliseconds(args.duration_ms)
                                        : std::chrono::steady_clock::time_point::max();
   int received = 0;
   while (received <= 0 && std::chrono::steady_clock::now() < deadline) {
     timespec wait{0, 100'000'000};
     received = sigtimedwait(&signals, nullptr, &wait);
+    if (received == SIGCONT) {
+      if (args.act_every_ms > 0) act("resumed");
+      received = 0;
+    }
   }
 
   stop.set();
@@ -318,6 +329,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCONT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   arguments args;

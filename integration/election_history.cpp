@@ -206,14 +206,17 @@ class checker {
     const std::string& member = events_[begin].member;
     int run = -1;
     bool exiting = false;
+    std::int64_t run_start = events_[begin].at_ns;
     std::map<std::string, hold_interval> open;  // by subject
 
     auto finish_run = [&](std::int64_t next_run_start) {
       for (auto& [subject, hold] : open) {
-        // A process that ends holding must have been killed.
-        auto kill = first_fault(fault_kind::kill, member, hold.start_ns, next_run_start);
+        // A process that ends holding must have been killed: by the kill
+        // recorded during its run. (The kill is recorded just before it is
+        // sent, so the process may still have been elected in between.)
+        auto kill = first_fault(fault_kind::kill, member, run_start, next_run_start);
         if (kill) {
-          hold.end_ns = kill->at_ns;
+          hold.end_ns = std::max(kill->at_ns, hold.start_ns);
           hold.end_cause = "kill";
         } else {
           hold.end_ns = next_run_start == forever ? last_ns_ : next_run_start;
@@ -238,6 +241,7 @@ class checker {
           ++run;
           ++report_.runs;
           exiting = false;
+          run_start = e.at_ns;
           break;
         case history_verb::exiting:
           for (auto& [subject, hold] : open) {
@@ -305,16 +309,26 @@ class checker {
     finish_run(forever);
   }
 
-  // A stopped process cannot act: a hold it let go of only after being
-  // resumed (or never, killed while stopped) ends at the stop.
+  // A stopped process cannot act: a hold during which it was stopped ends
+  // at the stop (its acts after the resume are still checked). The stop is
+  // recorded just before it is sent, so a hold that began in between counts
+  // too, unless a resume came before the hold began.
   void cut_at_stops() {
+    constexpr std::int64_t recording_slack_ns = 100'000'000;
     for (auto& h : report_.holds) {
-      auto stop = first_fault(fault_kind::stop, h.member, h.start_ns, h.end_ns);
+      std::optional<fault> stop;
+      for (auto& f : faults_) {
+        if (f.kind != fault_kind::stop || f.member != h.member) continue;
+        if (f.at_ns > h.end_ns || f.at_ns < h.start_ns - recording_slack_ns) continue;
+        if (f.at_ns < h.start_ns && first_fault(fault_kind::resume, h.member, f.at_ns, h.start_ns)) continue;
+        stop = f;
+        break;
+      }
       if (!stop) continue;
       auto resume = first_fault(fault_kind::resume, h.member, stop->at_ns, forever);
       if (resume) h.resumed_ns = resume->at_ns;
       if (!h.released_ns) h.released_ns = h.end_ns;
-      h.end_ns = stop->at_ns;
+      h.end_ns = std::max(stop->at_ns, h.start_ns);
       h.end_cause = "stop";
     }
   }
@@ -333,6 +347,11 @@ class checker {
                         "two holders of '" + subject + "': " + describe(*longest) + " and " + describe(*h) +
                             " overlap by " + ms(std::min(longest->end_ns, h->end_ns) - h->start_ns),
                         std::min(longest->start_ns, h->start_ns), std::max(longest->end_ns, h->start_ns));
+        }
+        if (longest && h->start_ns >= longest->end_ns) {
+          auto& gap = report_.longest_vacancy[subject];
+          if (h->start_ns - longest->end_ns >= gap.length_ns())
+            gap = vacancy{longest->end_ns, h->start_ns, describe(*longest), describe(*h)};
         }
         if (previous) {
           bool backwards = h->token < previous->token;
@@ -359,7 +378,14 @@ class checker {
             return o.member == e.member && o.run == a.run && o.subject == e.subject && o.start_ns <= e.at_ns &&
                    e.at_ns <= o.released_ns.value_or(o.end_ns);
           });
-          bool explained = own != report_.holds.end() && explained_by_expiry(*own, h.start_ns, e.at_ns);
+          // Tolerated when one of the two holds is the stale side of a forced
+          // expiry: the actor's own (it acted after losing its session), or
+          // the other's (it held on after its session was closed by the twin,
+          // and the actor is its rightful successor).
+          bool explained =
+              own != report_.holds.end() &&
+              (explained_by_expiry(*own, h.start_ns, e.at_ns) ||
+               (h.start_ns <= own->start_ns && explained_by_expiry(h, own->start_ns, h.released_ns.value_or(h.end_ns))));
           add_violation(explained ? "tolerated:acted_while_other_held" : "acted_while_other_held",
                         e.member + " (run " + std::to_string(a.run) + ") acted as holder of '" + e.subject +
                             "' with token " + std::to_string(e.token) + " at " + rel(e.at_ns) + " while " +
@@ -487,6 +513,8 @@ std::string history_report::summary() const {
   for (auto& [member, n] : elections_by_member) out << " " << member << "=" << n;
   out << "\n  faults:";
   for (auto& [kind, n] : faults) out << " " << kind << "=" << n;
+  for (auto& [subject, gap] : longest_vacancy)
+    out << "\n  longest vacancy of '" << subject << "': " << ms(gap.length_ns()) << " after " << gap.before;
   out << "\n";
   for (auto& p : problems) out << "  PROBLEM " << p << "\n";
   for (auto& v : violations) out << "  VIOLATION [" << v.kind << "] " << v.description << "\n" << v.context;

@@ -110,6 +110,15 @@ struct violation {
   std::string context;      // the events and faults around it, one per line
 };
 
+// A time when nobody held a subject, between two holds.
+struct vacancy {
+  std::int64_t from_ns = 0;  // the end of the hold before
+  std::int64_t to_ns = 0;    // the start of the next
+  std::string before;        // the two holds, described
+  std::string after;
+  std::int64_t length_ns() const { return to_ns - from_ns; }
+};
+
 struct history_check_options {
   // How much of the timeline to show around a violation.
   std::int64_t context_window_ns = 1'500'000'000;
@@ -142,6 +151,7 @@ struct history_report {
   std::vector<hold_interval> holds;           // sorted by start
   std::vector<violation> violations;
   std::vector<violation> tolerated;           // explained by a forced expiry
+  std::map<std::string, vacancy> longest_vacancy;  // by subject (liveness)
   std::vector<std::string> problems;          // unreadable lines
   std::int64_t origin_ns = 0;                 // "+0 ms" in reports: the first event or fault
 

@@ -236,6 +236,11 @@ void contender::verify_and_acquire() {
 }
 
 void contender::acquire(clock::time_point confirmed_at) {
+  if (clock::now() >= confirmed_at + link_.session_timeout() * 2 / 3) {
+    // The confirming reply sat in a queue (or we were frozen) past the
+    // lease it would grant: it proves nothing about now. Look again.
+    return check();
+  }
   extend_lease(confirmed_at);
   schedule_heartbeat();
   if (holding_) return;
@@ -269,6 +274,7 @@ void contender::extend_lease(clock::time_point confirmed_at) {
   // sent; it cannot expire the session before that + the session timeout.
   auto timeout = link_.session_timeout();
   lease_until_ = confirmed_at + timeout * 2 / 3;
+  lease_until_ns_ = lease_until_.time_since_epoch().count();
   lease_timer_.expires_at(lease_until_);
   lease_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
     if (ec) return;

@@ -68,7 +68,12 @@ class contender : public std::enable_shared_from_this<contender> {
   // the node is deleted.
   void stop();
 
-  bool holding() const { return holding_flag_.load(); }
+  // True only while the lease runs too: after a freeze (SIGSTOP, a long
+  // pause) the strand may not yet have run the lapsed-lease timer, and a
+  // thread asking before acting must already get false.
+  bool holding() const {
+    return holding_flag_.load() && std::chrono::steady_clock::now().time_since_epoch().count() < lease_until_ns_.load();
+  }
   // Watch events from predecessors seen so far (tests count them: herd-free).
   std::uint64_t predecessor_events() const { return predecessor_events_.load(); }
 
@@ -115,6 +120,7 @@ class contender : public std::enable_shared_from_this<contender> {
 
   // Read from other threads.
   std::atomic<bool> holding_flag_{false};
+  std::atomic<std::chrono::steady_clock::rep> lease_until_ns_{0};
   std::atomic<std::uint64_t> predecessor_events_{0};
   mutable std::mutex node_mutex_;
   std::string node_for_cleanup_;  // what stop() deletes

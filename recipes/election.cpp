@@ -103,6 +103,7 @@ void candidate::stand() { contender_->stand(); }
 bool candidate::is_holder() const { return contender_->holding(); }
 
 std::optional<term> candidate::current_term() const {
+  if (!contender_->holding()) return std::nullopt;  // a lapsed lease ends the term at once
   std::lock_guard lock(state_->mutex);
   return state_->current;
 }

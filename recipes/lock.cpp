@@ -98,13 +98,15 @@ class lock_core : public std::enable_shared_from_this<lock_core> {
     if (waiter) waiter(std::make_error_code(std::errc::operation_canceled), 0);
   }
 
+  // The contender's lease is consulted too: a lapsed lease ends the hold
+  // before its timer has had a chance to run.
   bool held() const {
     std::lock_guard lock(mutex_);
-    return held_;
+    return held_ && contender_->holding();
   }
   std::optional<std::int64_t> token() const {
     std::lock_guard lock(mutex_);
-    return held_ ? std::optional<std::int64_t>(token_) : std::nullopt;
+    return held_ && contender_->holding() ? std::optional<std::int64_t>(token_) : std::nullopt;
   }
 
  private:

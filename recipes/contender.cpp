@@ -174,6 +174,7 @@ void contender::on_created(std::error_code ec, created_node made) {
   retries_ = 0;
   node_ = made.path;
   token_ = made.stat.czxid;
+  node_session_ = made.stat.ephemeral_owner;
   {
     std::lock_guard lock(node_mutex_);
     node_for_cleanup_ = made.path;
@@ -182,7 +183,8 @@ void contender::on_created(std::error_code ec, created_node made) {
 }
 
 void contender::check() {
-  link_.get_children(options_.directory, {}, guarded([](contender& me, std::error_code ec, children kids) {
+  auto sent = clock::now();
+  link_.get_children(options_.directory, {}, guarded([sent](contender& me, std::error_code ec, children kids) {
                        if (ec) return me.retry_later(&contender::check);
                        auto mine = basename_of(me.node_);
                        auto order = sorted_by_sequence(std::move(kids.names));
@@ -194,7 +196,15 @@ void contender::check() {
                          if (me.standing_ && !me.creating_) me.create();
                          return;
                        }
-                       if (at == order.begin()) return me.verify_and_acquire();
+                       if (at == order.begin()) {
+                         // A listing answered on the session that owns our node
+                         // proves both that the node is there and that the
+                         // session was alive when it was sent: no need for
+                         // another round trip to check ownership.
+                         if (me.node_session_ != 0 && me.node_session_ == me.link_.session_id())
+                           return me.acquire(sent);
+                         return me.verify_and_acquire();
+                       }
                        // Nodes are only ever added behind ours, so a holder stays first;
                        // should it ever not be, it must not go on holding.
                        me.lose(contender_loss::node_deleted);
@@ -231,6 +241,7 @@ void contender::verify_and_acquire() {
                    return;
                  }
                  me.token_ = st->czxid;
+                 me.node_session_ = st->ephemeral_owner;
                  me.acquire(sent);
                }));
 }
@@ -261,6 +272,7 @@ void contender::lose(contender_loss reason) {
 void contender::forget_node() {
   ++epoch_;
   creating_ = false;
+  node_session_ = 0;
   if (!node_.empty()) delete_node(node_);
   node_.clear();
   std::lock_guard lock(node_mutex_);

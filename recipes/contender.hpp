@@ -115,6 +115,7 @@ class contender : public std::enable_shared_from_this<contender> {
   std::uint64_t epoch_ = 0;  // bumped whenever in-flight replies must be ignored
   std::string node_;         // full path of our node, or empty
   std::int64_t token_ = 0;
+  std::int64_t node_session_ = 0;  // the session that owns node_ (its ephemeralOwner)
   std::chrono::steady_clock::time_point lease_until_{};
   int retries_ = 0;
 

@@ -1,0 +1,36 @@
+#pragma once
+// Who owns which work key: a pure function of (key, members with affinity),
+// so every member computes the same answer without talking to the others.
+//
+// Weighted rendezvous hashing (DESIGN.md): owner(key) is the member with the
+// highest score -affinity / ln(h(key, member)), h uniform in (0,1). A member
+// with affinity 0 owns nothing. Each member's share is proportional to its
+// affinity, and a join, leave or affinity change moves only the keys whose
+// best score changed hands: no other key moves.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nominee::detail {
+
+struct weighted_member {
+  std::string id;
+  std::int64_t affinity = 0;
+};
+
+// A stable 64-bit hash (the same on every platform and in every process).
+std::uint64_t stable_hash(std::string_view data, std::uint64_t seed = 0) noexcept;
+
+// The member that owns key, or nullopt when no member has affinity > 0.
+std::optional<std::string> owner_of(std::string_view key, const std::vector<weighted_member>& members);
+
+// Keys grouped by owner; keys nobody can own (no member with affinity > 0)
+// are left out.
+std::map<std::string, std::vector<std::string>> assign(const std::vector<std::string>& keys,
+                                                        const std::vector<weighted_member>& members);
+
+}  // namespace nominee::detail

@@ -49,19 +49,7 @@ class candidate_log {
 
  private:
   static std::chrono::steady_clock::time_point now() { return std::chrono::steady_clock::now(); }
-  struct store {
-    std::mutex mutex;
-    std::vector<entry> items;
-    void add(entry e) {
-      std::lock_guard lock(mutex);
-      items.push_back(e);
-    }
-    std::vector<entry> get() {
-      std::lock_guard lock(mutex);
-      return items;
-    }
-  };
-  std::shared_ptr<store> log_ = std::make_shared<store>();
+  std::shared_ptr<event_store<entry>> log_ = std::make_shared<event_store<entry>>();
 };
 
 class ElectionTest : public ::testing::Test {

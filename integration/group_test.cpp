@@ -35,19 +35,7 @@ class view_log {
   }
 
  private:
-  struct store {
-    std::mutex mutex;
-    std::vector<std::string> items;
-    void add(std::string e) {
-      std::lock_guard lock(mutex);
-      items.push_back(std::move(e));
-    }
-    std::vector<std::string> get() {
-      std::lock_guard lock(mutex);
-      return items;
-    }
-  };
-  std::shared_ptr<store> store_ = std::make_shared<store>();
+  std::shared_ptr<event_store<std::string>> store_ = std::make_shared<event_store<std::string>>();
 };
 
 class GroupTest : public ::testing::Test {

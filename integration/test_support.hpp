@@ -61,6 +61,25 @@ class state_recorder {
   std::shared_ptr<log> log_ = std::make_shared<log>();
 };
 
+// Events appended from callbacks on other threads, read by the test. Held
+// by shared_ptr in the callbacks, so it outlives a callback that runs late.
+template <class T>
+class event_store {
+ public:
+  void add(T item) {
+    std::lock_guard lock(mutex_);
+    items_.push_back(std::move(item));
+  }
+  std::vector<T> get() const {
+    std::lock_guard lock(mutex_);
+    return items_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<T> items_;
+};
+
 // A future's result within a deadline, or a test failure that says so.
 template <class T>
 T get_within(std::future<T>& f, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {

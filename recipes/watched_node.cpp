@@ -2,34 +2,15 @@
 
 #include <mutex>
 
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include <nominee/log.hpp>
-
-#include "session_link.hpp"
-#include "watch_guard.hpp"
+#include "watched_base.hpp"
 
 namespace nominee {
 namespace detail {
 
-namespace asio = boost::asio;
-
-// Same shape as watched_children_impl: state on the strand, handlers
-// through the gate, one read in flight.
-class watched_node_impl : public std::enable_shared_from_this<watched_node_impl> {
+class watched_node_impl : public watched_base<watched_node_impl> {
  public:
   watched_node_impl(session& s, std::string path, watched_node::callback on_change, watched_node::strand_type strand)
-      : link_(s), path_(std::move(path)), on_change_(std::move(on_change)), strand_(std::move(strand)),
-        retry_timer_(strand_) {}
-
-  void start() { post([](watched_node_impl& self) { self.refresh(); }); }
-
-  void stop() {
-    gate_.close();
-    asio::post(strand_, [self = shared_from_this()] { self->retry_timer_.cancel(); });
-  }
+      : watched_base(s, std::move(path), std::move(strand), "watched_node"), on_change_(std::move(on_change)) {}
 
   std::optional<node_change> current() const {
     std::lock_guard lock(current_mutex_);
@@ -37,65 +18,15 @@ class watched_node_impl : public std::enable_shared_from_this<watched_node_impl>
   }
 
  private:
-  template <class F>
-  void post(F f) {
-    asio::post(strand_, [weak = weak_from_this(), f = std::move(f)]() mutable {
-      if (auto self = weak.lock()) self->gate_.run([&] { f(*self); });
-    });
+  friend class watched_base<watched_node_impl>;
+
+  void read() {
+    link_.get(path_, make_watcher(), on_strand([](watched_node_impl& me, std::error_code ec, node n) {
+                me.on_read_done(ec, [&] { me.deliver(node_change{true, std::move(n.data), n.stat}); });
+              }));
   }
 
-  session::watcher make_watcher() {
-    return [weak = weak_from_this()](const watch_event&) {
-      if (auto self = weak.lock()) self->post([](watched_node_impl& me) { me.refresh(); });
-    };
-  }
-
-  void refresh() {
-    if (reading_) {
-      dirty_ = true;
-      return;
-    }
-    reading_ = true;
-    link_.get(path_, make_watcher(),
-                        asio::bind_executor(strand_, [weak = weak_from_this()](std::error_code ec, node n) {
-                          if (auto self = weak.lock()) self->gate_.run([&] { self->on_read(ec, std::move(n)); });
-                        }));
-  }
-
-  void on_read(std::error_code ec, node n) {
-    reading_ = false;
-    if (ec == errc::no_node) {
-      deliver(node_change{});
-      link_.exists(path_, make_watcher(),
-                             asio::bind_executor(strand_, [weak = weak_from_this()](std::error_code e,
-                                                                                     std::optional<stat> st) {
-                               auto self = weak.lock();
-                               if (!self) return;
-                               self->gate_.run([&] {
-                                 if (e) return self->retry_later(e);
-                                 if (st) self->refresh();
-                               });
-                             }));
-    } else if (ec) {
-      return retry_later(ec);
-    } else {
-      deliver(node_change{true, std::move(n.data), n.stat});
-    }
-    if (dirty_) {
-      dirty_ = false;
-      refresh();
-    }
-  }
-
-  void retry_later(std::error_code ec) {
-    if (ec == errc::session_closed) return;
-    log(log_level::warn, "watched_node '" + path_ + "': " + ec.message() + "; reading again shortly");
-    retry_timer_.expires_after(std::chrono::milliseconds(200));
-    retry_timer_.async_wait([weak = weak_from_this()](const std::error_code& e) {
-      if (e) return;
-      if (auto self = weak.lock()) self->gate_.run([&] { self->refresh(); });
-    });
-  }
+  void deliver_missing() { deliver(node_change{}); }
 
   void deliver(node_change change) {
     {
@@ -113,14 +44,7 @@ class watched_node_impl : public std::enable_shared_from_this<watched_node_impl>
     }
   }
 
-  session_link link_;
-  std::string path_;
   watched_node::callback on_change_;
-  watched_node::strand_type strand_;
-  asio::steady_timer retry_timer_;
-  callback_gate gate_;
-  bool reading_ = false;
-  bool dirty_ = false;
   mutable std::mutex current_mutex_;
   std::optional<node_change> current_;
 };

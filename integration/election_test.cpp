@@ -58,13 +58,7 @@ class ElectionTest : public ::testing::Test {
     hosts_ = shared_zookeeper().connect_string();
     root_ = unique_root();
   }
-  std::unique_ptr<session> connect(std::chrono::milliseconds timeout = 4000ms) {
-    auto o = test_options(hosts_);
-    o.session_timeout = timeout;
-    auto s = std::make_unique<session>(o);
-    s->wait_connected(15s);
-    return s;
-  }
+  std::unique_ptr<session> connect(std::chrono::milliseconds timeout = 4000ms) { return connect_session(hosts_, timeout); }
   // Candidates under the role right now (0 before the directory exists).
   std::size_t candidates_in(session& s, const std::string& role = "cluster-manager") {
     auto kids = s.async_get_children(root_ + "/roles/" + role, boost::asio::use_future);

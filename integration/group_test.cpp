@@ -44,13 +44,7 @@ class GroupTest : public ::testing::Test {
     hosts_ = shared_zookeeper().connect_string();
     root_ = unique_root();
   }
-  std::unique_ptr<session> connect(std::chrono::milliseconds timeout = 4000ms) {
-    auto o = test_options(hosts_);
-    o.session_timeout = timeout;
-    auto s = std::make_unique<session>(o);
-    s->wait_connected(15s);
-    return s;
-  }
+  std::unique_ptr<session> connect(std::chrono::milliseconds timeout = 4000ms) { return connect_session(hosts_, timeout); }
   group_options member(const std::string& id, std::int64_t affinity) {
     group_options o;
     o.root = root_;

@@ -22,11 +22,7 @@ class LockTest : public ::testing::Test {
     hosts_ = shared_zookeeper().connect_string();
     root_ = unique_root();
   }
-  std::unique_ptr<session> connect() {
-    auto s = std::make_unique<session>(test_options(hosts_));
-    s->wait_connected(15s);
-    return s;
-  }
+  std::unique_ptr<session> connect() { return connect_session(hosts_); }
   lock_options options(const std::string& owner = "") { return {root_, "inventory", owner}; }
   std::string hosts_;
   std::string root_;

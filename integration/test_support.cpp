@@ -73,6 +73,14 @@ session_options test_options(const std::string& hosts) {
   return o;
 }
 
+std::unique_ptr<session> connect_session(const std::string& hosts, std::chrono::milliseconds session_timeout) {
+  auto options = test_options(hosts);
+  options.session_timeout = session_timeout;
+  auto s = std::make_unique<session>(options);
+  s->wait_connected(std::chrono::seconds(15));
+  return s;
+}
+
 state_recorder::state_recorder(session& s) {
   s.add_listener([log = log_](const session_event& e) {
     std::lock_guard lock(log->mutex);

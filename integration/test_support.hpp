@@ -40,6 +40,11 @@ void force_expiry(const session& s, const std::string& hosts);
 // Session options for tests: short timeouts, the shared server.
 session_options test_options(const std::string& hosts);
 
+// A session on hosts with the given session timeout, connected (or the
+// test fails with nominee::error naming the hosts).
+std::unique_ptr<session> connect_session(const std::string& hosts,
+                                         std::chrono::milliseconds session_timeout = std::chrono::milliseconds(4000));
+
 // Records a session's state events, for assertions on order and timing.
 class state_recorder {
  public:

@@ -19,8 +19,7 @@ using namespace std::chrono_literals;
 class WorkKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    session_ = std::make_unique<session>(test_options(shared_zookeeper().connect_string()));
-    session_->wait_connected(15s);
+    session_ = connect_session(shared_zookeeper().connect_string());
     base_ = detail::work_base(unique_root(), "/process/me/");
   }
   std::error_code change(std::vector<std::string> keys, bool remove) {

@@ -35,16 +35,20 @@ std::uint64_t stable_hash(std::string_view data, std::uint64_t seed) noexcept {
   return mix(h ^ data.size());
 }
 
+double rendezvous_score(std::uint64_t key_hash, std::uint64_t member_hash, std::int64_t affinity) noexcept {
+  double u = unit_interval(mix(key_hash ^ member_hash));
+  return -static_cast<double>(affinity) / std::log(u);  // ln(u) < 0: score > 0
+}
+
 std::optional<std::string> owner_of(std::string_view key, const std::vector<weighted_member>& members) {
   const weighted_member* best = nullptr;
   double best_score = -std::numeric_limits<double>::infinity();
   auto key_hash = stable_hash(key);
   for (auto& m : members) {
     if (m.affinity <= 0) continue;
-    double u = unit_interval(mix(key_hash ^ stable_hash(m.id, 1)));
-    double score = -static_cast<double>(m.affinity) / std::log(u);  // ln(u) < 0: score > 0
+    double score = rendezvous_score(key_hash, stable_hash(m.id, 1), m.affinity);
     // Ties (vanishingly rare) go to the smaller id, so every member agrees.
-    if (score > best_score || (score == best_score && best && m.id < best->id)) {
+    if (!best || outranks(score, m.id, best_score, best->id)) {
       best = &m;
       best_score = score;
     }

@@ -25,6 +25,14 @@ struct weighted_member {
 // A stable 64-bit hash (the same on every platform and in every process).
 std::uint64_t stable_hash(std::string_view data, std::uint64_t seed = 0) noexcept;
 
+// The member's rendezvous score for a key, from the two stable hashes
+// (key_hash = stable_hash(key), member_hash = stable_hash(id, 1)). Higher wins.
+double rendezvous_score(std::uint64_t key_hash, std::uint64_t member_hash, std::int64_t affinity) noexcept;
+// Whether (score, id) beats (best_score, best_id): ties go to the smaller id.
+inline bool outranks(double score, const std::string& id, double best_score, const std::string& best_id) noexcept {
+  return score > best_score || (score == best_score && id < best_id);
+}
+
 // The member that owns key, or nullopt when no member has affinity > 0.
 std::optional<std::string> owner_of(std::string_view key, const std::vector<weighted_member>& members);
 

@@ -58,6 +58,9 @@ class category final : public std::error_category {
       case errc::member_id_taken: return "member id is taken by another live session";
       case errc::in_progress: return "a request of this kind is already in progress";
       case errc::invalid_json: return "not a JSON object (or over the size limit)";
+      case errc::not_stopping: return "the key is not being stopped on this member";
+      case errc::not_started: return "not started";
+      case errc::cancelled: return "cancelled";
     }
     return "unknown nominee error " + std::to_string(value);
   }

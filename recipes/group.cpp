@@ -1,5 +1,8 @@
 #include <nominee/group.hpp>
 
+#include <algorithm>
+#include <limits>
+#include <cstdint>
 #include <mutex>
 #include <set>
 
@@ -66,6 +69,19 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
       if (meta) me.options_.meta = *meta;
       if (!me.joined_) return done({});  // the next join carries it
       me.write(std::move(done));
+    });
+  }
+
+  // Compare-and-set on our node: reads the affinity ZooKeeper has (someone
+  // else, an admin say, may have changed it), writes it plus delta, and
+  // starts over if the node changed in between.
+  void alter_affinity(std::int64_t delta, completion<std::error_code, std::int64_t> done) {
+    post([delta, done = std::move(done)](group_member_core& me) mutable {
+      if (!me.joined_) {
+        me.options_.affinity = plus_clamped(me.options_.affinity, delta);
+        return done({}, me.options_.affinity);
+      }
+      me.alter_attempt(delta, 0, std::move(done));
     });
   }
 
@@ -207,6 +223,39 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
               }));
   }
 
+  static std::int64_t plus_clamped(std::int64_t value, std::int64_t delta) {
+    std::int64_t sum;
+    if (__builtin_add_overflow(value, delta, &sum)) sum = delta > 0 ? std::numeric_limits<std::int64_t>::max() : 0;
+    return std::max<std::int64_t>(0, sum);
+  }
+
+  void alter_attempt(std::int64_t delta, int attempt, completion<std::error_code, std::int64_t> done) {
+    link_.get(path_, {}, on_strand([delta, attempt, done = std::move(done)](group_member_core& me, std::error_code ec,
+                                                                            node n) mutable {
+      if (ec) return done(ec, me.options_.affinity);
+      auto current = decode_member(n.data);
+      if (!current) return done(errc::invalid_json, me.options_.affinity);
+      auto next = plus_clamped(current->affinity, delta);
+      member_data written{next, current->endpoint, current->meta};
+      me.link_.set(me.path_, encode(written), n.stat.version,
+                   me.on_strand([delta, attempt, next, written, done = std::move(done)](
+                                    group_member_core& self, std::error_code e, stat st) mutable {
+                     if (e == errc::bad_version && attempt < 100) return self.alter_attempt(delta, attempt + 1, std::move(done));
+                     if (e) return done(e, self.options_.affinity);
+                     self.version_ = st.version;
+                     self.options_.affinity = next;
+                     self.options_.endpoint = written.endpoint;
+                     self.options_.meta = written.meta;
+                     {
+                       std::lock_guard lock(self.mutex_);
+                       self.self_ = {self.options_.member_id, next, written.endpoint, written.meta,
+                                     self.link_.session_id(), st.version};
+                     }
+                     done({}, next);
+                   }));
+    }));
+  }
+
   void leave_now() {
     wanted_ = false;
     retry_timer_.cancel();
@@ -290,9 +339,20 @@ class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
     std::lock_guard lock(mutex_);
     return members_;
   }
+  bool ready() const {
+    std::lock_guard lock(mutex_);
+    return listed_ && unread_.empty();
+  }
 
  private:
   void on_children(const children_change& change) {
+    {
+      std::lock_guard lock(mutex_);
+      listed_ = true;
+      for (auto& name : change.removed) unread_.erase(name);
+      for (auto& name : change.added)
+        if (!nodes_.count(name)) unread_.insert(name);
+    }
     for (auto& name : change.removed) {
       nodes_.erase(name);
       forget(name);
@@ -310,6 +370,10 @@ class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
   }
 
   void on_node(const std::string& name, const node_change& n) {
+    {
+      std::lock_guard lock(mutex_);
+      unread_.erase(name);
+    }
     if (!n.exists) return forget(name);
     auto data = decode_member(n.data);
     if (!data) {
@@ -364,6 +428,8 @@ class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
   std::map<std::string, std::unique_ptr<watched_node>> nodes_;  // strand only
   mutable std::mutex mutex_;
   std::map<std::string, member_info> members_;
+  bool listed_ = false;
+  std::set<std::string> unread_;  // listed, data not read yet
 };
 
 }  // namespace detail
@@ -401,6 +467,10 @@ void group_member::start_update(std::string endpoint, std::string meta, completi
   core_->update(std::nullopt, std::move(endpoint), std::move(normalized), std::move(done));
 }
 
+void group_member::start_alter_affinity(std::int64_t delta, detail::completion<std::error_code, std::int64_t> done) {
+  core_->alter_affinity(delta, std::move(done));
+}
+
 void group_member::leave() { core_->leave(); }
 bool group_member::joined() const { return core_->joined(); }
 member_info group_member::self() const { return core_->self(); }
@@ -414,5 +484,6 @@ group_view::group_view(session& s, std::string root, callbacks on_change) {
 group_view::~group_view() { impl_->stop(); }
 
 std::map<std::string, member_info> group_view::members() const { return impl_->members(); }
+bool group_view::ready() const { return impl_->ready(); }
 
 }  // namespace nominee

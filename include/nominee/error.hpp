@@ -63,6 +63,9 @@ enum class errc {
   member_id_taken,           // another live session is a member under this id
   in_progress,               // the same kind of request is already pending on this object
   invalid_json,              // metadata that is not a JSON object
+  not_stopping,              // confirm_stop for a key that is not being stopped
+  not_started,               // a divider call that needs start() first
+  cancelled,                 // the object was cancelled or destroyed first
 };
 
 const std::error_category& error_category() noexcept;

@@ -71,6 +71,16 @@ class group_member {
         [this](auto handler, std::int64_t a) { start_set_affinity(a, completion(std::move(handler), executor())); },
         token, affinity);
   }
+  // Atomic: a compare-and-set on our node against what ZooKeeper has (an
+  // admin's change included); never below 0. Completes with the new value.
+  template <class Token>
+  auto async_alter_affinity(std::int64_t delta, Token&& token) {
+    return boost::asio::async_initiate<Token, void(std::error_code, std::int64_t)>(
+        [this, delta](auto handler) {
+          start_alter_affinity(delta, detail::completion<std::error_code, std::int64_t>(std::move(handler), executor()));
+        },
+        token);
+  }
   template <class Token>
   auto async_update(std::string endpoint, std::string meta, Token&& token) {
     return boost::asio::async_initiate<Token, void(std::error_code)>(
@@ -93,6 +103,7 @@ class group_member {
   void start_join(completion done);
   void start_set_affinity(std::int64_t affinity, completion done);
   void start_update(std::string endpoint, std::string meta, completion done);
+  void start_alter_affinity(std::int64_t delta, detail::completion<std::error_code, std::int64_t> done);
 
   std::string path_;
   std::shared_ptr<detail::group_member_core> core_;
@@ -114,6 +125,8 @@ class group_view {
   group_view& operator=(const group_view&) = delete;
 
   std::map<std::string, member_info> members() const;
+  // True once the members were listed and each one's data read.
+  bool ready() const;
 
  private:
   std::shared_ptr<detail::group_view_impl> impl_;

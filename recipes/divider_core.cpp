@@ -1,0 +1,863 @@
+#include "divider_core.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+
+#include <nominee/log.hpp>
+
+#include "key_codec.hpp"
+#include "recipe_paths.hpp"
+#include "validate.hpp"
+
+namespace nominee::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Exclusion nodes are "<encoded key>!<member>": encode_key always escapes
+// '!', so the first '!' ends the key.
+constexpr char exclusion_separator = '!';
+
+template <class F, class... Args>
+void call_user(const char* what, const F& f, Args&&... args) {
+  if (!f) return;
+  try {
+    f(std::forward<Args>(args)...);
+  } catch (const std::exception& e) {
+    log(log_level::error, std::string("divider ") + what + " threw: " + e.what());
+  } catch (...) {
+    log(log_level::error, std::string("divider ") + what + " threw");
+  }
+}
+
+}  // namespace
+
+divider_core::divider_core(session& s, divider_options options, divider::callbacks cb, std::string base)
+    : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
+      options_(std::move(options)), callbacks_(std::move(cb)), base_(std::move(base)), coalesce_timer_(strand_),
+      members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), affinity_(options_.affinity) {
+  group_options g;
+  g.root = base_;
+  g.member_id = options_.member_id;
+  g.affinity = options_.affinity;
+  g.endpoint = options_.endpoint;
+  member_ = std::make_unique<group_member>(s, std::move(g));
+}
+
+// Runs f on the strand under our gate, after the current handler: the views
+// call us while holding their own gate, and we destroy views while holding
+// ours; deferring keeps the only lock order ours -> theirs.
+template <class F>
+void divider_core::later(F f) {
+  asio::post(strand_, [weak = weak_from_this(), f = std::move(f)]() mutable {
+    if (auto self = weak.lock()) self->gate_.run([&] { f(*self); });
+  });
+}
+
+template <class F>
+auto divider_core::on_strand(F f) {
+  return asio::bind_executor(strand_, [weak = weak_from_this(), f = std::move(f)](auto&&... args) mutable {
+    if (auto self = weak.lock()) self->gate_.run([&] { f(*self, std::forward<decltype(args)>(args)...); });
+  });
+}
+
+std::string divider_core::owner_path(const std::string& key) const {
+  return base_ + "/owners/" + shard_of(key) + "/" + encode_key(key);
+}
+
+std::string divider_core::exclusion_path(const std::string& key) const {
+  return base_ + "/exclusions/" + encode_key(key) + exclusion_separator + options_.member_id;
+}
+
+// --- the public entry points ------------------------------------------------
+
+void divider_core::start(done_type done) {
+  later([done = std::move(done)](divider_core& me) mutable {
+    if (me.cancelling_) return done(errc::in_progress);
+    if (!me.listener_) {
+      me.listener_ = me.link_.add_listener([weak = me.weak_from_this()](const session_event& e) {
+        if (auto self = weak.lock()) self->later([e](divider_core& core) { core.on_session_event(e); });
+      });
+      me.connected_ = me.link_.state() == session_state::connected || me.link_.state() == session_state::reconnected;
+    }
+    me.started_ = true;
+    me.open_views();
+    if (me.joined_) return done({});
+    me.start_waiters_.push_back(std::move(done));
+    if (me.start_waiters_.size() > 1) return;
+    me.member_->async_join(me.on_strand([](divider_core& self, std::error_code ec) {
+      self.joined_ = !ec;
+      if (ec) self.started_ = false;
+      auto waiters = std::move(self.start_waiters_);
+      self.start_waiters_.clear();
+      for (auto& w : waiters) w(ec);
+      self.schedule_reconcile();
+      self.publish();
+    }));
+  });
+}
+
+void divider_core::flush(done_type done, bool then_cancel) {
+  if (then_cancel) {
+    auto weak = weak_from_this();
+    done = done_type(
+        [weak, done = std::move(done)](std::error_code ec) mutable {
+          auto self = weak.lock();
+          if (!self) return done(errc::cancelled);
+          if (ec) return done(ec);
+          self->cancel(std::move(done));
+        },
+        executor_);
+  }
+  later([done = std::move(done)](divider_core& me) mutable {
+    if (!me.started_) return done(errc::not_started);
+    me.flushing_ = true;
+    me.flush_waiters_.push_back(std::move(done));
+    me.member_->async_set_affinity(0, me.on_strand([](divider_core&, std::error_code ec) {
+      if (ec) log(log_level::warn, "divider flush: could not set affinity 0: " + ec.message());
+    }));
+    me.reconcile();
+  });
+}
+
+void divider_core::cancel(done_type done) {
+  later([done = std::move(done)](divider_core& me) mutable {
+    if (!me.started_ && !me.cancelling_) return done({});
+    me.cancelling_ = true;
+    me.cancel_waiters_.push_back(std::move(done));
+    me.member_->leave();
+    me.joined_ = false;
+    me.reconcile();
+  });
+}
+
+std::error_code divider_core::confirm_stop(const std::string& key) {
+  {
+    std::lock_guard lock(mutex_);
+    if (timed_out_.erase(key)) return {};
+    if (!stopping_.erase(key)) return errc::not_stopping;
+  }
+  later([key](divider_core& me) { me.on_confirmed(key, false); });
+  return {};
+}
+
+void divider_core::release(std::string key, bool exclude, done_type done) {
+  if (auto ec = check_key(key)) return done(ec);
+  later([key = std::move(key), exclude, done = std::move(done)](divider_core& me) mutable {
+    auto path = me.exclusion_path(key);
+    if (!exclude) {
+      me.link_.remove(path, any_version,
+                      me.on_strand([key, path, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
+                        if (ec && ec != errc::no_node) return done(ec);
+                        self.my_exclusions_.erase(key);
+                        {
+                          std::lock_guard lock(self.mutex_);
+                          self.exclusion_paths_.erase(path);
+                        }
+                        done({});
+                      }));
+      return;
+    }
+    auto create = [key, path](divider_core& self, done_type finish) {
+      self.link_.create(path, {}, {create_mode::ephemeral, {}, {}}, false,
+                        self.on_strand([key, path, finish = std::move(finish)](divider_core& s, std::error_code ec,
+                                                                               const created_node&) mutable {
+                          if (ec && ec != errc::node_exists) return finish(ec);
+                          s.my_exclusions_.insert(key);
+                          {
+                            std::lock_guard lock(s.mutex_);
+                            s.exclusion_paths_.insert(path);
+                          }
+                          finish({});
+                        }));
+    };
+    me.link_.ensure_path(me.base_ + "/exclusions",
+                         me.on_strand([create, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
+                           if (ec) return done(ec);
+                           create(self, std::move(done));
+                         }));
+  });
+}
+
+void divider_core::set_affinity(std::int64_t affinity, done_type done) {
+  if (affinity < 0) return done(errc::invalid_option);
+  later([affinity, done = std::move(done)](divider_core& me) mutable {
+    if (affinity > 0) me.flushing_ = false;
+    me.member_->async_set_affinity(affinity, std::move(done));
+  });
+}
+
+void divider_core::alter_affinity(std::int64_t delta, completion<std::error_code, std::int64_t> done) {
+  later([delta, done = std::move(done)](divider_core& me) mutable {
+    me.member_->async_alter_affinity(
+        delta, me.on_strand([done = std::move(done)](divider_core& self, std::error_code ec, std::int64_t now) mutable {
+          if (!ec && now > 0) self.flushing_ = false;
+          done(ec, now);
+        }));
+  });
+}
+
+void divider_core::change_work(std::vector<std::string> keys, bool remove, done_type done) {
+  detail::change_work(*session_, base_, std::move(keys), remove, std::move(done));
+}
+
+std::set<std::string> divider_core::assigned() const {
+  std::lock_guard lock(mutex_);
+  return assigned_;
+}
+
+divider_status divider_core::status() const {
+  std::lock_guard lock(mutex_);
+  auto s = status_;
+  s.assigned = assigned_.size();  // these two change between publishes
+  s.stopping = stopping_.size();
+  return s;
+}
+
+std::int64_t divider_core::affinity() const {
+  std::lock_guard lock(mutex_);
+  return affinity_;
+}
+
+// --- views -------------------------------------------------------------------
+
+void divider_core::open_views() {
+  if (members_view_) return;
+  auto weak = weak_from_this();
+  auto changed = [weak](const member_info&) {
+    if (auto self = weak.lock()) self->later([](divider_core& me) { me.on_members_changed(); });
+  };
+  members_view_ = std::make_unique<group_view>(
+      *session_, base_,
+      group_view::callbacks{changed, changed, [changed](const member_info& now, const member_info&) { changed(now); }});
+  keys_view_ = std::make_unique<key_set_view>(
+      *session_, base_, [weak](const std::vector<std::string>& added, const std::vector<std::string>& removed) {
+        if (auto self = weak.lock())
+          self->later([added, removed](divider_core& me) { me.on_keys_changed(added, removed); });
+      });
+  exclusions_view_ = std::make_unique<watched_children>(*session_, base_ + "/exclusions", [weak](const children_change& c) {
+    if (auto self = weak.lock()) self->later([names = c.current](divider_core& me) { me.on_exclusions(names); });
+  });
+  if (options_.work_fetcher) {
+    election_options role;
+    role.root = options_.root;
+    role.role = "divider:" + encode_key(options_.prefix);
+    role.member_id = options_.member_id;
+    role.endpoint = options_.endpoint;
+    fetch_role_ = std::make_unique<candidate>(
+        *session_, std::move(role),
+        candidate::callbacks{[weak](const term&) {
+                               if (auto self = weak.lock()) self->later([](divider_core& me) {
+                                 me.fetching_ = true;
+                                 me.fetch();
+                               });
+                             },
+                             [weak](revoke_reason) {
+                               if (auto self = weak.lock()) self->later([](divider_core& me) {
+                                 me.fetching_ = false;
+                                 me.fetch_timer_.cancel();
+                               });
+                             }});
+  }
+  arm_audit();
+}
+
+void divider_core::on_members_changed() {
+  // A burst of joins and leaves (a deploy, a crash of several) is handled
+  // as one change: fewer recomputations, and no key moves twice.
+  if (members_pending_) return;
+  members_pending_ = true;
+  members_timer_.expires_after(options_.coalesce_window);
+  members_timer_.async_wait(on_strand([](divider_core& me, const std::error_code&) {
+    me.members_pending_ = false;
+    me.apply_members();
+  }));
+}
+
+void divider_core::apply_members() {
+  if (!members_view_) return;
+  std::vector<weighted_member> members;
+  for (auto& [id, info] : members_view_->members()) {
+    members.push_back({id, info.affinity});
+    if (id == options_.member_id) {
+      std::lock_guard lock(mutex_);
+      affinity_ = info.affinity;
+    }
+  }
+  note_changes(table_.set_members(members));
+  reconcile();
+}
+
+void divider_core::on_keys_changed(const std::vector<std::string>& added, const std::vector<std::string>& removed) {
+  note_changes(table_.add_keys(added));
+  note_changes(table_.remove_keys(removed));
+  // A removed key's exclusion has nothing left to exclude.
+  for (auto& key : removed) {
+    if (!my_exclusions_.erase(key)) continue;
+    auto path = exclusion_path(key);
+    link_.remove_reliably(path);
+    std::lock_guard lock(mutex_);
+    exclusion_paths_.erase(path);
+  }
+  schedule_reconcile();
+}
+
+void divider_core::on_exclusions(const std::vector<std::string>& names) {
+  exclusions_listed_ = true;
+  std::map<std::string, std::set<std::string>> exclusions;
+  for (auto& name : names) {
+    auto cut = name.find(exclusion_separator);
+    if (cut == std::string::npos) continue;
+    auto key = decode_key(name.substr(0, cut));
+    if (!key) continue;
+    exclusions[*key].insert(name.substr(cut + 1));
+  }
+  note_changes(table_.set_exclusions(exclusions));
+  schedule_reconcile();
+}
+
+void divider_core::note_changes(const std::vector<assignment_table::change>& changes) {
+  for (auto& c : changes) {
+    // The key comes to us from a live member: its owner node is (or soon
+    // will be) there, so watch it rather than try a create that must fail.
+    if (c.after == options_.member_id && c.before && *c.before != options_.member_id)
+      owned_elsewhere_.insert(c.key);
+    else
+      owned_elsewhere_.erase(c.key);
+  }
+}
+
+bool divider_core::ready() const {
+  return members_view_ && members_view_->ready() && keys_view_->complete() && exclusions_listed_;
+}
+
+// --- the assignment against what we hold ---------------------------------------
+
+void divider_core::schedule_reconcile() {
+  if (reconcile_pending_) return;
+  reconcile_pending_ = true;
+  coalesce_timer_.expires_after(options_.coalesce_window);
+  coalesce_timer_.async_wait(on_strand([](divider_core& me, const std::error_code&) {
+    me.reconcile_pending_ = false;
+    me.reconcile();
+  }));
+}
+
+bool divider_core::wants(const std::string& key) const {
+  return started_ && joined_ && !flushing_ && !cancelling_ && connected_ &&
+         table_.owner(key) == options_.member_id;
+}
+
+std::set<std::string> divider_core::desired() const {
+  if (!started_ || !joined_ || flushing_ || cancelling_ || !connected_ || !ready()) return {};
+  auto mine = table_.keys_of(options_.member_id);
+  return {mine.begin(), mine.end()};
+}
+
+stop_reason divider_core::reason_for(const std::string& key) const {
+  if (cancelling_ || !started_) return stop_reason::cancelled;
+  if (!table_.contains(key)) return stop_reason::removed;
+  if (table_.excluded(key, options_.member_id)) return stop_reason::released;
+  if (flushing_) return stop_reason::flushing;
+  return stop_reason::moved;
+}
+
+void divider_core::reconcile() {
+  // Until every view has its first listing, a partial picture would grab
+  // keys that are someone else's: act only on the whole one (unless we are
+  // letting go, which never needs it).
+  if (!ready() && !flushing_ && !cancelling_) {
+    check_waiters();
+    return publish();
+  }
+  auto want = desired();
+  if (want != last_desired_) {
+    std::lock_guard lock(mutex_);
+    ++status_.rebalances;
+  }
+  for (auto& key : want)
+    if (!held_.count(key)) acquire(key, owned_elsewhere_.count(key) != 0);
+  std::vector<std::string> unwanted;
+  for (auto& [key, st] : held_)
+    if (!want.count(key)) unwanted.push_back(key);
+  for (auto& key : unwanted) {
+    auto& st = held_.at(key);
+    switch (st.at) {
+      case phase::running: begin_stop(key, reason_for(key)); break;
+      case phase::acquiring: forget(key); break;  // its watch, when it fires, finds a newer generation
+      case phase::paused: delete_owner(key); break;
+      case phase::creating:                         // on_created deletes what it made
+      case phase::stopping:
+      case phase::deleting: break;
+    }
+  }
+  last_desired_ = std::move(want);
+  check_waiters();
+  publish();
+}
+
+// --- one key's life -----------------------------------------------------------
+
+void divider_core::acquire(const std::string& key, bool owned_elsewhere) {
+  auto& st = held_[key];
+  st = key_state{};
+  st.generation = ++generation_;
+  if (owned_elsewhere)
+    watch_owner(key, st.generation);
+  else
+    create_owner(key, st.generation);
+}
+
+void divider_core::create_owner(const std::string& key, std::uint64_t generation) {
+  auto& st = held_.at(key);
+  st.at = phase::creating;
+  if (++st.attempts > 20) {
+    // Something keeps failing (a lost race each time, say): leave it to the
+    // next audit rather than spin.
+    log(log_level::warn, describe("divider: giving up acquiring key", key) + " for now; the audit retries");
+    return forget(key);
+  }
+  link_.create(owner_path(key), options_.member_id, {create_mode::ephemeral, {}, {}}, false,
+               on_strand([key, generation](divider_core& me, std::error_code ec, const created_node& made) {
+                 me.on_created(key, generation, ec, made);
+               }));
+}
+
+void divider_core::on_created(const std::string& key, std::uint64_t generation, std::error_code ec,
+                              const created_node& made) {
+  auto it = held_.find(key);
+  bool current = it != held_.end() && it->second.generation == generation;
+  if (!current) {
+    // Given up while the create was in flight: if it made the node, it is
+    // ours to delete (nobody else can).
+    if (!ec) link_.remove_reliably(made.path);
+    return;
+  }
+  if (!ec) return took(key, made.stat);
+  if (ec == errc::node_exists) return watch_owner(key, generation);
+  if (ec == errc::no_node) {
+    auto path = owner_path(key);
+    return link_.ensure_path(path.substr(0, path.rfind('/')),
+                             on_strand([key, generation](divider_core& me, std::error_code e) {
+                               auto i = me.held_.find(key);
+                               if (i == me.held_.end() || i->second.generation != generation) return;
+                               if (e) return me.forget(key);
+                               me.create_owner(key, generation);
+                             }));
+  }
+  // The create may or may not have happened: look.
+  if (is_connection_loss(ec)) return check_ours(key, generation);
+  if (ec != errc::session_expired && ec != errc::session_closed)
+    log(log_level::warn, describe("divider: cannot create the owner node of key", key) + ": " + ec.message());
+  forget(key);
+}
+
+void divider_core::check_ours(const std::string& key, std::uint64_t generation) {
+  link_.exists(owner_path(key), {},
+               on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
+                 auto it = me.held_.find(key);
+                 if (it == me.held_.end() || it->second.generation != generation) return;
+                 if (ec) return me.forget(key);  // the audit tries again
+                 if (!st) return me.create_owner(key, generation);
+                 if (st->ephemeral_owner == me.link_.session_id()) return me.took(key, *st);
+                 me.watch_owner(key, generation);
+               }));
+}
+
+void divider_core::watch_owner(const std::string& key, std::uint64_t generation) {
+  held_.at(key).at = phase::acquiring;
+  auto watcher = [weak = weak_from_this(), key, generation](const watch_event& e) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->later([key, generation, type = e.type](divider_core& me) {
+      auto it = me.held_.find(key);
+      if (it == me.held_.end() || it->second.generation != generation || it->second.at != phase::acquiring) return;
+      if (type == watch_event_type::session_lost) return me.forget(key);  // reconcile re-acquires on the next session
+      me.check_ours(key, generation);  // deleted (or changed): look again
+    });
+  };
+  link_.exists(owner_path(key), std::move(watcher),
+               on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
+                 auto it = me.held_.find(key);
+                 if (it == me.held_.end() || it->second.generation != generation) return;
+                 if (ec) return me.forget(key);
+                 if (!st) return me.create_owner(key, generation);  // gone already
+                 if (st->ephemeral_owner == me.link_.session_id()) return me.took(key, *st);
+                 // Someone else's: the watch tells us when it goes.
+               }));
+}
+
+void divider_core::took(const std::string& key, const stat& st) {
+  auto& state = held_.at(key);
+  state.at = phase::running;
+  state.token = st.czxid;
+  state.node_session = st.ephemeral_owner;
+  state.since = std::chrono::system_clock::now();
+  state.attempts = 0;
+  owned_elsewhere_.erase(key);
+  {
+    std::lock_guard lock(mutex_);
+    node_paths_.insert(owner_path(key));
+  }
+  if (!wants(key)) return delete_owner(key);  // no longer ours while the create was in flight
+  {
+    std::lock_guard lock(mutex_);
+    assigned_.insert(key);
+    ++status_.starts;
+  }
+  call_user("on_start", callbacks_.on_start, key_lease{key, st.czxid, owner_path(key), state.since});
+}
+
+void divider_core::begin_stop(const std::string& key, stop_reason reason) {
+  auto& st = held_.at(key);
+  st.at = phase::stopping;
+  st.reason = reason;
+  auto generation = st.generation;
+  st.stop_timer = std::make_shared<asio::steady_timer>(strand_);
+  st.stop_timer->expires_after(options_.stop_timeout);
+  st.stop_timer->async_wait(on_strand([key, generation](divider_core& me, const std::error_code& ec) {
+    if (!ec) me.on_stop_timeout(key, generation);
+  }));
+  {
+    std::lock_guard lock(mutex_);
+    assigned_.erase(key);
+    stopping_.insert(key);
+    ++status_.stops;
+  }
+  call_user("on_stop", callbacks_.on_stop, key, reason);
+}
+
+void divider_core::on_stop_timeout(const std::string& key, std::uint64_t generation) {
+  auto it = held_.find(key);
+  if (it == held_.end() || it->second.generation != generation || it->second.at != phase::stopping) return;
+  if (options_.on_stop_timeout == unconfirmed_stop::keep) {
+    log(log_level::warn, describe("divider: the stop of key", key) + " is still not confirmed; keeping it");
+    it->second.stop_timer->expires_after(options_.stop_timeout);
+    it->second.stop_timer->async_wait(on_strand([key, generation](divider_core& me, const std::error_code& ec) {
+      if (!ec) me.on_stop_timeout(key, generation);
+    }));
+    return;
+  }
+  log(log_level::warn, describe("divider: the stop of key", key) + " was not confirmed in time; handing it over");
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_.erase(key)) timed_out_.insert(key);
+  }
+  on_confirmed(key, true);
+}
+
+void divider_core::on_confirmed(const std::string& key, bool timed_out) {
+  auto it = held_.find(key);
+  if (it == held_.end() || it->second.at != phase::stopping) return;
+  auto& st = it->second;
+  if (st.stop_timer) st.stop_timer->cancel();
+  st.stop_timer.reset();
+  if (st.node_session == 0 || st.node_session != link_.session_id()) {
+    // The node went with its session: nothing to hand over.
+    forget(key);
+    return schedule_reconcile();
+  }
+  if (!connected_) {
+    st.at = phase::paused;  // decide on reconnect: start again, or delete
+    return publish();
+  }
+  if (!timed_out && wants(key)) return resume_or_delete(key);
+  delete_owner(key);
+}
+
+// A paused (or stopped but still wanted) key whose node we hold: if the node
+// is still ours and the key still ours by the assignment, start it again
+// with the same token; otherwise let it go.
+void divider_core::resume_or_delete(const std::string& key) {
+  auto generation = held_.at(key).generation;
+  link_.exists(owner_path(key), {}, on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
+    auto it = me.held_.find(key);
+    if (it == me.held_.end() || it->second.generation != generation) return;
+    if (ec) {
+      it->second.at = phase::paused;
+      return;  // the next reconnect or audit decides
+    }
+    if (!st || st->ephemeral_owner != me.link_.session_id()) {
+      me.forget(key);
+      return me.schedule_reconcile();
+    }
+    if (!me.wants(key)) return me.delete_owner(key);
+    me.took(key, *st);
+  }));
+}
+
+void divider_core::delete_owner(const std::string& key) {
+  auto& st = held_.at(key);
+  st.at = phase::deleting;
+  auto generation = st.generation;
+  link_.remove(owner_path(key), any_version, on_strand([key, generation](divider_core& me, std::error_code ec) {
+    auto it = me.held_.find(key);
+    if (it == me.held_.end() || it->second.generation != generation) return;
+    if (is_connection_loss(ec)) {
+      it->second.at = phase::paused;  // retried on reconnect
+      return me.publish();
+    }
+    if (ec && ec != errc::no_node && ec != errc::session_expired && ec != errc::session_closed)
+      log(log_level::warn, describe("divider: cannot delete the owner node of key", key) + ": " + ec.message());
+    bool handing_over = me.flushing_ && !me.cancelling_;
+    me.forget(key);
+    if (handing_over) me.watch_takeover(key);
+    me.schedule_reconcile();  // wanted again meanwhile?
+  }));
+}
+
+void divider_core::forget(const std::string& key) {
+  auto it = held_.find(key);
+  if (it == held_.end()) return;
+  if (it->second.stop_timer) it->second.stop_timer->cancel();
+  held_.erase(it);
+  std::lock_guard lock(mutex_);
+  assigned_.erase(key);
+  stopping_.erase(key);
+  node_paths_.erase(owner_path(key));
+}
+
+// --- session, flush, cancel -----------------------------------------------------
+
+void divider_core::on_session_event(const session_event& e) {
+  switch (e.state) {
+    case session_state::suspended: {
+      // The server may expire us and give our keys away: stop them all now
+      // (DESIGN.md, suspension rule). They restart if this session returns.
+      connected_ = false;
+      std::vector<std::string> running;
+      for (auto& [key, st] : held_)
+        if (st.at == phase::running) running.push_back(key);
+      for (auto& key : running) begin_stop(key, stop_reason::suspended);
+      break;
+    }
+    case session_state::reconnected: {
+      connected_ = true;
+      std::vector<std::string> paused;
+      for (auto& [key, st] : held_)
+        if (st.at == phase::paused) paused.push_back(key);
+      for (auto& key : paused) resume_or_delete(key);
+      schedule_reconcile();
+      break;
+    }
+    case session_state::expired:
+    case session_state::closed: {
+      connected_ = false;
+      auto reason = e.state == session_state::expired ? stop_reason::expired : stop_reason::cancelled;
+      std::vector<std::string> keys;
+      for (auto& [key, st] : held_) keys.push_back(key);
+      for (auto& key : keys) {
+        auto& st = held_.at(key);
+        st.node_session = 0;  // the server deletes our nodes with the session
+        if (st.at == phase::running)
+          begin_stop(key, reason);
+        else if (st.at != phase::stopping)
+          forget(key);
+      }
+      {
+        std::lock_guard lock(mutex_);
+        node_paths_.clear();
+        exclusion_paths_.clear();
+      }
+      my_exclusions_.clear();
+      if (e.state == session_state::expired) joined_ = false;  // group_member rejoins on the next session
+      break;
+    }
+    case session_state::connected: {
+      connected_ = true;
+      if (started_ && !cancelling_ && !joined_) {
+        // group_member rejoins by itself; we follow its lead.
+        member_->async_join(on_strand([](divider_core& me, std::error_code ec) {
+          if (!ec && me.started_ && !me.cancelling_) me.joined_ = true;
+          me.schedule_reconcile();
+        }));
+      }
+      schedule_reconcile();
+      break;
+    }
+    default:
+      break;
+  }
+  check_waiters();
+  publish();
+}
+
+// A flushed key is handed over once another member's owner node exists.
+void divider_core::watch_takeover(const std::string& key) {
+  handoff_.insert(key);
+  auto watcher = [weak = weak_from_this(), key](const watch_event&) {
+    if (auto self = weak.lock())
+      self->later([key](divider_core& me) {
+        if (me.handoff_.count(key)) me.watch_takeover(key);
+      });
+  };
+  link_.exists(owner_path(key), std::move(watcher),
+               on_strand([key](divider_core& me, std::error_code ec, std::optional<stat> st) {
+                 if (ec || (st && st->ephemeral_owner != me.link_.session_id())) {
+                   me.handoff_.erase(key);
+                   me.check_waiters();
+                 }
+               }));
+}
+
+void divider_core::check_waiters() {
+  if (flushing_ && !flush_waiters_.empty()) {
+    // Done when we hold nothing and every key we let go has a new owner,
+    // or nobody else could take it (no other member with affinity > 0, or
+    // the key was removed meanwhile).
+    bool others = false;
+    for (auto& [id, info] : members_view_ ? members_view_->members() : std::map<std::string, member_info>{})
+      if (id != options_.member_id && info.affinity > 0) others = true;
+    for (auto it = handoff_.begin(); it != handoff_.end();)
+      it = (!others || !table_.contains(*it)) ? handoff_.erase(it) : std::next(it);
+    if (held_.empty() && handoff_.empty()) {
+      auto waiters = std::move(flush_waiters_);
+      flush_waiters_.clear();
+      for (auto& w : waiters) w({});
+    }
+  }
+  if (cancelling_ && held_.empty()) {
+    for (auto& key : my_exclusions_) link_.remove_reliably(exclusion_path(key));
+    my_exclusions_.clear();
+    {
+      std::lock_guard lock(mutex_);
+      exclusion_paths_.clear();
+    }
+    cancelling_ = false;
+    started_ = false;
+    flushing_ = false;
+    handoff_.clear();
+    auto waiters = std::move(cancel_waiters_);
+    cancel_waiters_.clear();
+    auto flushes = std::move(flush_waiters_);
+    flush_waiters_.clear();
+    for (auto& w : flushes) w(errc::cancelled);
+    for (auto& w : waiters) w({});
+  }
+}
+
+// Repairs what a missed event could leave behind: a running key whose node
+// is gone (deleted from outside) stops; wanted keys are acquired again.
+void divider_core::arm_audit() {
+  audit_timer_.expires_after(options_.reconcile_interval);
+  audit_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
+    if (ec) return;
+    me.audit_owned();
+    me.arm_audit();
+  }));
+}
+
+void divider_core::audit_owned() {
+  if (!connected_) return;
+  for (auto& [key, st] : held_) {
+    if (st.at != phase::running) continue;
+    link_.exists(owner_path(key), {},
+                 on_strand([key = key, generation = st.generation](divider_core& me, std::error_code ec,
+                                                                   std::optional<stat> s) {
+                   auto it = me.held_.find(key);
+                   if (ec || it == me.held_.end() || it->second.generation != generation ||
+                       it->second.at != phase::running)
+                     return;
+                   if (s && s->ephemeral_owner == it->second.node_session) return;
+                   log(log_level::warn, describe("divider: the owner node of key", key) + " is gone; stopping it");
+                   it->second.node_session = 0;
+                   me.begin_stop(key, stop_reason::lost);
+                 }));
+  }
+  reconcile();
+}
+
+// --- work fetcher -------------------------------------------------------------
+
+void divider_core::arm_fetch() {
+  fetch_timer_.expires_after(options_.fetch_interval);
+  fetch_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
+    if (!ec && me.fetching_) me.fetch();
+  }));
+}
+
+void divider_core::fetch() {
+  if (!keys_view_ || !keys_view_->complete()) return arm_fetch();
+  // The fetcher is user code and may block: run it off our strand.
+  asio::post(executor_, [weak = weak_from_this(), fetcher = options_.work_fetcher] {
+    std::optional<std::vector<std::string>> fetched;
+    try {
+      fetched = fetcher();
+    } catch (const std::exception& e) {
+      log(log_level::error, std::string("divider work_fetcher threw: ") + e.what());
+    }
+    auto self = weak.lock();
+    if (!self) return;
+    self->later([fetched = std::move(fetched)](divider_core& me) {
+      if (!me.fetching_) return;
+      me.arm_fetch();
+      if (!fetched) return;
+      std::set<std::string> want(fetched->begin(), fetched->end());
+      auto have = me.keys_view_->keys();
+      std::vector<std::string> add, remove;
+      for (auto& k : want)
+        if (!have.count(k)) add.push_back(k);
+      for (auto& k : have)
+        if (!want.count(k)) remove.push_back(k);
+      auto report = [](const char* what) {
+        return [what](std::error_code ec) {
+          if (ec) log(log_level::warn, std::string("divider work_fetcher: ") + what + " failed: " + ec.message());
+        };
+      };
+      if (!add.empty()) me.change_work(std::move(add), false, done_type(report("adding keys"), me.executor_));
+      if (!remove.empty()) me.change_work(std::move(remove), true, done_type(report("removing keys"), me.executor_));
+    });
+  });
+}
+
+// --- what other threads read ----------------------------------------------------
+
+void divider_core::publish() {
+  divider_status s;
+  s.started = started_;
+  s.flushing = flushing_;
+  if (members_view_) {
+    auto members = members_view_->members();
+    s.members = members.size();
+  }
+  s.members_with_work = table_.eligible_members();
+  s.keys = table_.size();
+  s.no_eligible_member = s.keys > 0 && s.members_with_work == 0;
+  for (auto& [key, st] : held_) {
+    if (st.at == phase::running) ++s.assigned;
+    if (st.at == phase::acquiring || st.at == phase::creating) ++s.acquiring;
+    if (st.at == phase::stopping) ++s.stopping;
+  }
+  std::lock_guard lock(mutex_);
+  s.rebalances = status_.rebalances;
+  s.starts = status_.starts;
+  s.stops = status_.stops;
+  status_ = s;
+}
+
+void divider_core::close() {
+  gate_.close();
+  link_.remove_listener(listener_);
+  // No strand handler runs any more: what they guarded is ours to touch.
+  coalesce_timer_.cancel();
+  members_timer_.cancel();
+  audit_timer_.cancel();
+  fetch_timer_.cancel();
+  for (auto& [key, st] : held_)
+    if (st.stop_timer) st.stop_timer->cancel();
+  fetch_role_.reset();
+  exclusions_view_.reset();
+  keys_view_.reset();
+  members_view_.reset();
+  member_.reset();  // deletes our member node
+  std::lock_guard lock(mutex_);
+  for (auto& path : node_paths_) link_.remove_reliably(path);
+  for (auto& path : exclusion_paths_) link_.remove_reliably(path);
+  node_paths_.clear();
+  exclusion_paths_.clear();
+}
+
+}  // namespace nominee::detail

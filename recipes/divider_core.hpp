@@ -1,0 +1,177 @@
+#pragma once
+// The divider's state machine, on one strand (see divider.hpp for the
+// protocol). Per key we hold (held_):
+//
+//   acquiring  the key is ours by the assignment; its owner node belongs to
+//              someone else and we watch it (exists watch) for its deletion
+//   creating   our create of the owner node is in flight
+//   running    we hold the owner node and the user runs the key (on_start)
+//   stopping   on_stop sent, waiting for confirm_stop (or the stop timeout)
+//   paused     stopped and confirmed while disconnected: the node is still
+//              ours; on reconnect we either start again or delete it
+//   deleting   our delete of the owner node is in flight
+//
+// Keys we have nothing to do with are not in held_.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <nominee/divider.hpp>
+#include <nominee/election.hpp>
+#include <nominee/group.hpp>
+#include <nominee/watched_children.hpp>
+
+#include "assignment_table.hpp"
+#include "session_link.hpp"
+#include "watch_guard.hpp"
+#include "work_keys.hpp"
+
+namespace nominee::detail {
+
+class divider_core : public std::enable_shared_from_this<divider_core> {
+ public:
+  using done_type = completion<std::error_code>;
+
+  divider_core(session& s, divider_options options, divider::callbacks cb, std::string base);
+  // Closes the gate: no callback runs after this returns; our nodes go.
+  void close();
+
+  const boost::asio::any_io_executor& executor() const { return executor_; }
+  const divider_options& options() const { return options_; }
+
+  void start(done_type done);
+  void flush(done_type done, bool then_cancel);
+  void cancel(done_type done);
+  std::error_code confirm_stop(const std::string& key);
+  void release(std::string key, bool exclude, done_type done);
+  void set_affinity(std::int64_t affinity, done_type done);
+  void alter_affinity(std::int64_t delta, completion<std::error_code, std::int64_t> done);
+  void change_work(std::vector<std::string> keys, bool remove, done_type done);
+
+  std::set<std::string> assigned() const;
+  divider_status status() const;
+  std::int64_t affinity() const;
+
+ private:
+  enum class phase { acquiring, creating, running, stopping, paused, deleting };
+  struct key_state {
+    phase at = phase::acquiring;
+    std::uint64_t generation = 0;  // replies and watches of an older generation are stale
+    std::int64_t token = 0;
+    std::int64_t node_session = 0;  // the session our owner node belongs to (0: none)
+    std::chrono::system_clock::time_point since;
+    stop_reason reason = stop_reason::moved;
+    int attempts = 0;
+    std::shared_ptr<boost::asio::steady_timer> stop_timer;
+  };
+
+  template <class F>
+  void later(F f);
+  template <class F>
+  auto on_strand(F f);
+
+  // Views and roles (created on the first start).
+  void open_views();
+  void on_members_changed();
+  void apply_members();
+  void on_keys_changed(const std::vector<std::string>& added, const std::vector<std::string>& removed);
+  void on_exclusions(const std::vector<std::string>& names);
+  void note_changes(const std::vector<assignment_table::change>& changes);
+  bool ready() const;
+
+  // The assignment against what we hold.
+  void schedule_reconcile();
+  void reconcile();
+  std::set<std::string> desired() const;
+  bool wants(const std::string& key) const;
+  stop_reason reason_for(const std::string& key) const;
+
+  // One key's life.
+  void acquire(const std::string& key, bool owned_elsewhere);
+  void create_owner(const std::string& key, std::uint64_t generation);
+  void on_created(const std::string& key, std::uint64_t generation, std::error_code ec, const created_node& made);
+  void check_ours(const std::string& key, std::uint64_t generation);
+  void watch_owner(const std::string& key, std::uint64_t generation);
+  void took(const std::string& key, const stat& st);
+  void begin_stop(const std::string& key, stop_reason reason);
+  void on_confirmed(const std::string& key, bool timed_out);
+  void on_stop_timeout(const std::string& key, std::uint64_t generation);
+  void resume_or_delete(const std::string& key);
+  void delete_owner(const std::string& key);
+  void forget(const std::string& key);
+
+  // Session, flush, cancel.
+  void on_session_event(const session_event& e);
+  void watch_takeover(const std::string& key);
+  void check_waiters();
+  void audit_owned();
+  void arm_audit();
+
+  // Work fetcher (only while we hold the divider's role).
+  void arm_fetch();
+  void fetch();
+
+  void publish();
+  std::string owner_path(const std::string& key) const;
+  std::string exclusion_path(const std::string& key) const;
+
+  session* session_;
+  session_link link_;
+  boost::asio::any_io_executor executor_;
+  watched_children::strand_type strand_;
+  callback_gate gate_;
+  session::listener_id listener_ = 0;
+  const divider_options options_;
+  const divider::callbacks callbacks_;
+  const std::string base_;
+
+  // Strand state.
+  std::unique_ptr<group_member> member_;
+  std::unique_ptr<group_view> members_view_;
+  std::unique_ptr<key_set_view> keys_view_;
+  std::unique_ptr<watched_children> exclusions_view_;
+  std::unique_ptr<candidate> fetch_role_;
+  bool exclusions_listed_ = false;
+  assignment_table table_;
+  std::map<std::string, key_state> held_;
+  std::set<std::string> owned_elsewhere_;  // assignment moved these to us from a live member
+  std::set<std::string> my_exclusions_;
+  std::set<std::string> handoff_;          // flushed keys not yet owned by another member
+  std::uint64_t generation_ = 0;
+  bool started_ = false;
+  bool joined_ = false;
+  bool flushing_ = false;
+  bool cancelling_ = false;
+  bool connected_ = false;
+  bool fetching_ = false;
+  bool reconcile_pending_ = false;
+  bool members_pending_ = false;
+  std::set<std::string> last_desired_;
+  std::vector<done_type> start_waiters_, flush_waiters_, cancel_waiters_;
+  boost::asio::steady_timer coalesce_timer_;
+  boost::asio::steady_timer members_timer_;
+  boost::asio::steady_timer audit_timer_;
+  boost::asio::steady_timer fetch_timer_;
+
+  // What other threads read (assigned(), status(), confirm_stop()).
+  mutable std::mutex mutex_;
+  std::set<std::string> assigned_;
+  std::set<std::string> stopping_;
+  std::set<std::string> timed_out_;  // handed over unconfirmed: a late confirm is fine
+  std::set<std::string> node_paths_;  // owner nodes we hold, for close()
+  std::set<std::string> exclusion_paths_;
+  divider_status status_;
+  std::int64_t affinity_;
+};
+
+}  // namespace nominee::detail

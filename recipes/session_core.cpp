@@ -39,6 +39,7 @@ session_core::~session_core() {
     handle = std::move(handle_);
     closers = std::move(closers_);
   }
+  if (handle) handle->close();  // here, even if a sender still holds a reference
   handle.reset();
   for (auto& c : closers) c.thread.join();
 }
@@ -119,6 +120,7 @@ void session_core::close() {
   }
   // zookeeper_close tells the server (so our ephemerals go now) and fails
   // the requests in flight with ZCLOSING; their replies reach the strand.
+  if (handle) handle->close();  // here, even if a sender still holds a reference
   handle.reset();
   for (auto& c : closers) c.thread.join();
   asio::post(strand_, [self = shared_from_this(), event] {
@@ -279,6 +281,7 @@ void session_core::retire_handle(std::shared_ptr<zookeeper_handle> handle) {
   // zookeeper_close joins the C client's threads: never on the strand.
   auto done = std::make_shared<std::atomic<bool>>(false);
   closers_.push_back({std::thread([h = std::move(handle), done]() mutable {
+                        h->close();  // here, even if a sender still holds a reference
                         h.reset();
                         done->store(true);
                       }),

@@ -118,10 +118,21 @@ class request : public std::enable_shared_from_this<request> {
 struct call_context {
   std::shared_ptr<request> owner;
   int attempt;
+  zookeeper_handle* handle;  // alive until every call it carries has ended
 };
 
 std::unique_ptr<call_context> take_call(const void* data) {
-  return std::unique_ptr<call_context>(static_cast<call_context*>(const_cast<void*>(data)));
+  auto call = std::unique_ptr<call_context>(static_cast<call_context*>(const_cast<void*>(data)));
+  call->handle->end_call(call.get());
+  return call;
+}
+
+// A call the closed client never answered: fail it as the close would have.
+void abandon_call(void* data) {
+  auto call = std::unique_ptr<call_context>(static_cast<call_context*>(data));
+  reply r;
+  r.rc = ZCLOSING;
+  request::deliver(std::move(call->owner), call->attempt, std::move(r));
 }
 
 void on_data_reply(int rc, const char* value, int value_len, const struct Stat* st, const void* data) {
@@ -184,9 +195,17 @@ void request::transmit() {
     return on_reply(std::move(r));
   }
   sent_generation_ = handle->generation();
-  auto* call = new call_context{shared_from_this(), ++attempt_};
+  auto* call = new call_context{shared_from_this(), ++attempt_, handle.get()};
+  if (!handle->begin_call(call, &abandon_call)) {
+    delete call;
+    reply r;
+    r.rc = ZINVALIDSTATE;  // the handle is closing: retried on the next one
+    r.sent = false;
+    return on_reply(std::move(r));
+  }
   int rc = send(handle->get(), call);
   if (rc != ZOK) {
+    handle->end_call(call);
     delete call;
     reply r;
     r.rc = rc;

@@ -1,5 +1,6 @@
 #include "zookeeper_handle.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <mutex>
@@ -90,7 +91,11 @@ void session_watcher(zhandle_t* zh, int type, int state, const char*, void*) {
 
 zookeeper_handle::zookeeper_handle(const session_options& options, std::uint64_t generation,
                                    std::weak_ptr<session_core> core)
-    : generation_(generation), core_(std::move(core)) {
+    : generation_(generation),
+      // Replies come within a round trip, or when the client gives up on the
+      // connection (2/3 of the timeout): wait about that long, no longer.
+      drain_limit_(std::min<std::chrono::milliseconds>(options.session_timeout, std::chrono::seconds(5))),
+      core_(std::move(core)) {
   zoo_set_debug_level(to_zoo_level(current_log_level()));
   errno = 0;
   zh_ = zookeeper_init2(options.hosts.c_str(), session_watcher, static_cast<int>(options.session_timeout.count()),
@@ -108,8 +113,37 @@ zookeeper_handle::zookeeper_handle(const session_options& options, std::uint64_t
   }
 }
 
-zookeeper_handle::~zookeeper_handle() {
+zookeeper_handle::~zookeeper_handle() { close(); }
+
+bool zookeeper_handle::begin_call(void* context, abandon_fn abandon) {
+  std::lock_guard lock(calls_mutex_);
+  if (closing_) return false;
+  calls_.emplace(context, abandon);
+  return true;
+}
+
+void zookeeper_handle::end_call(void* context) {
+  std::lock_guard lock(calls_mutex_);
+  calls_.erase(context);
+  if (calls_.empty()) drained_.notify_all();
+}
+
+void zookeeper_handle::close() {
+  std::unordered_map<void*, abandon_fn> orphans;
+  {
+    std::unique_lock lock(calls_mutex_);
+    if (closing_) return;
+    closing_ = true;
+    drained_.wait_for(lock, drain_limit_, [this] { return calls_.empty(); });
+  }
   if (zh_) zookeeper_close(zh_);
+  zh_ = nullptr;
+  {
+    // The client's threads are gone: nothing answers these any more.
+    std::lock_guard lock(calls_mutex_);
+    orphans.swap(calls_);
+  }
+  for (auto& [context, abandon] : orphans) abandon(context);
 }
 
 zookeeper_handle* zookeeper_handle::from(zhandle_t* zh) noexcept {

@@ -4,8 +4,12 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -32,6 +36,20 @@ class zookeeper_handle {
   zookeeper_handle& operator=(const zookeeper_handle&) = delete;
 
   zhandle_t* get() const noexcept { return zh_; }
+
+  // Requests the C client holds and has not answered yet. zookeeper_close
+  // can drop the replies of requests still in flight (it queues ZCLOSING
+  // replies, but its completion thread may exit before running them): their
+  // memory leaks and their callers never hear back. So a sender registers
+  // each call's context first (false: the handle is closing, send nothing),
+  // the reply trampoline (or a refused send) unregisters it, and close()
+  // waits for them to drain, within a bound, before zookeeper_close.
+  // Contexts still registered after the close are handed to `abandon`.
+  using abandon_fn = void (*)(void* context);
+  bool begin_call(void* context, abandon_fn abandon);
+  void end_call(void* context);
+  // Idempotent; blocks (the C client joins its threads): never on a strand.
+  void close();
   std::uint64_t generation() const noexcept { return generation_; }
   const std::weak_ptr<session_core>& core() const noexcept { return core_; }
 
@@ -41,6 +59,11 @@ class zookeeper_handle {
  private:
   zhandle_t* zh_ = nullptr;
   std::uint64_t generation_;
+  std::chrono::milliseconds drain_limit_;
+  std::mutex calls_mutex_;
+  std::condition_variable drained_;
+  bool closing_ = false;
+  std::unordered_map<void*, abandon_fn> calls_;
   std::weak_ptr<session_core> core_;
 };
 

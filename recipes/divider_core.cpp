@@ -9,6 +9,7 @@
 
 #include "key_codec.hpp"
 #include "recipe_paths.hpp"
+#include "user_callback.hpp"
 #include "validate.hpp"
 
 namespace nominee::detail {
@@ -20,18 +21,6 @@ namespace {
 // Exclusion nodes are "<encoded key>!<member>": encode_key always escapes
 // '!', so the first '!' ends the key.
 constexpr char exclusion_separator = '!';
-
-template <class F, class... Args>
-void call_user(const char* what, const F& f, Args&&... args) {
-  if (!f) return;
-  try {
-    f(std::forward<Args>(args)...);
-  } catch (const std::exception& e) {
-    log(log_level::error, std::string("divider ") + what + " threw: " + e.what());
-  } catch (...) {
-    log(log_level::error, std::string("divider ") + what + " threw");
-  }
-}
 
 }  // namespace
 
@@ -508,7 +497,7 @@ void divider_core::took(const std::string& key, const stat& st) {
     assigned_.insert(key);
     ++status_.starts;
   }
-  call_user("on_start", callbacks_.on_start, key_lease{key, st.czxid, owner_path(key), state.since});
+  call_user("divider on_start", callbacks_.on_start, key_lease{key, st.czxid, owner_path(key), state.since});
 }
 
 void divider_core::begin_stop(const std::string& key, stop_reason reason) {
@@ -527,7 +516,7 @@ void divider_core::begin_stop(const std::string& key, stop_reason reason) {
     stopping_.insert(key);
     ++status_.stops;
   }
-  call_user("on_stop", callbacks_.on_stop, key, reason);
+  call_user("divider on_stop", callbacks_.on_stop, key, reason);
 }
 
 void divider_core::on_stop_timeout(const std::string& key, std::uint64_t generation) {

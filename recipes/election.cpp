@@ -13,6 +13,7 @@
 #include "node_data.hpp"
 #include "recipe_paths.hpp"
 #include "session_link.hpp"
+#include "user_callback.hpp"
 #include "validate.hpp"
 #include "watch_guard.hpp"
 
@@ -40,16 +41,6 @@ revoke_reason to_revoke_reason(detail::contender_loss loss) {
     case detail::contender_loss::closed: return revoke_reason::closed;
   }
   return revoke_reason::closed;
-}
-
-template <class F, class... Args>
-void call_user(const char* what, const F& f, Args&&... args) {
-  if (!f) return;
-  try {
-    f(std::forward<Args>(args)...);
-  } catch (const std::exception& e) {
-    log(log_level::error, std::string(what) + " threw: " + e.what());
-  }
 }
 
 }  // namespace
@@ -82,14 +73,14 @@ candidate::candidate(session& s, election_options options, callbacks on_events)
       std::lock_guard lock(st->mutex);
       st->current = t;
     }
-    call_user("on_elected", st->user.on_elected, t);
+    detail::call_user("on_elected", st->user.on_elected, t);
   };
   cb.lost = [st = state_](detail::contender_loss loss) {
     {
       std::lock_guard lock(st->mutex);
       st->current.reset();
     }
-    call_user("on_revoked", st->user.on_revoked, to_revoke_reason(loss));
+    detail::call_user("on_revoked", st->user.on_revoked, to_revoke_reason(loss));
   };
   contender_ = std::make_shared<detail::contender>(s, std::move(c), std::move(cb),
                                                    boost::asio::make_strand(s.get_executor()));

@@ -18,6 +18,7 @@
 #include "node_data.hpp"
 #include "recipe_paths.hpp"
 #include "session_link.hpp"
+#include "user_callback.hpp"
 #include "validate.hpp"
 #include "watch_guard.hpp"
 
@@ -411,12 +412,7 @@ class group_view_impl : public std::enable_shared_from_this<group_view_impl> {
 
   template <class F, class... Args>
   static void call(const char* what, const F& f, const Args&... args) {
-    if (!f) return;
-    try {
-      f(args...);
-    } catch (const std::exception& e) {
-      log(log_level::error, std::string("group_view ") + what + " threw: " + e.what());
-    }
+    call_user((std::string("group_view ") + what).c_str(), f, args...);
   }
 
   session* session_;

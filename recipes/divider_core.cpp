@@ -481,6 +481,7 @@ void divider_core::watch_owner(const std::string& key, std::uint64_t generation)
 
 void divider_core::took(const std::string& key, const stat& st) {
   auto& state = held_.at(key);
+  if (state.at == phase::running) return;  // started already: never two on_start in a row
   state.at = phase::running;
   state.token = st.czxid;
   state.node_session = st.ephemeral_owner;
@@ -497,6 +498,7 @@ void divider_core::took(const std::string& key, const stat& st) {
     assigned_.insert(key);
     ++status_.starts;
   }
+  publish_soon();
   call_user("divider on_start", callbacks_.on_start, key_lease{key, st.czxid, owner_path(key), state.since});
 }
 
@@ -516,6 +518,7 @@ void divider_core::begin_stop(const std::string& key, stop_reason reason) {
     stopping_.insert(key);
     ++status_.stops;
   }
+  publish_soon();
   call_user("divider on_stop", callbacks_.on_stop, key, reason);
 }
 
@@ -561,7 +564,9 @@ void divider_core::on_confirmed(const std::string& key, bool timed_out) {
 // is still ours and the key still ours by the assignment, start it again
 // with the same token; otherwise let it go.
 void divider_core::resume_or_delete(const std::string& key) {
-  auto generation = held_.at(key).generation;
+  // A new generation: a second reconnect while this check is in flight
+  // (a flapping connection) makes this reply stale instead of a second start.
+  auto generation = held_.at(key).generation = ++generation_;
   link_.exists(owner_path(key), {}, on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
     auto it = me.held_.find(key);
     if (it == me.held_.end() || it->second.generation != generation) return;
@@ -603,6 +608,7 @@ void divider_core::forget(const std::string& key) {
   if (it == held_.end()) return;
   if (it->second.stop_timer) it->second.stop_timer->cancel();
   held_.erase(it);
+  publish_soon();
   std::lock_guard lock(mutex_);
   assigned_.erase(key);
   stopping_.erase(key);
@@ -804,7 +810,15 @@ void divider_core::fetch() {
 
 // --- what other threads read ----------------------------------------------------
 
+// Once per strand turn, not once per key: a rebalance touches many keys.
+void divider_core::publish_soon() {
+  if (publish_pending_) return;
+  publish_pending_ = true;
+  later([](divider_core& me) { me.publish(); });
+}
+
 void divider_core::publish() {
+  publish_pending_ = false;
   divider_status s;
   s.started = started_;
   s.flushing = flushing_;

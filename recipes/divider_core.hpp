@@ -122,6 +122,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void fetch();
 
   void publish();
+  void publish_soon();
   std::string owner_path(const std::string& key) const;
   std::string exclusion_path(const std::string& key) const;
 
@@ -156,6 +157,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool fetching_ = false;
   bool reconcile_pending_ = false;
   bool members_pending_ = false;
+  bool publish_pending_ = false;
   std::set<std::string> last_desired_;
   std::vector<done_type> start_waiters_, flush_waiters_, cancel_waiters_;
   boost::asio::steady_timer coalesce_timer_;

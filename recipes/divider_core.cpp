@@ -27,7 +27,8 @@ constexpr char exclusion_separator = '!';
 divider_core::divider_core(session& s, divider_options options, divider::callbacks cb, std::string base)
     : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
       options_(std::move(options)), callbacks_(std::move(cb)), base_(std::move(base)), coalesce_timer_(strand_),
-      members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), affinity_(options_.affinity) {
+      members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), let_go_timer_(strand_), join_timer_(strand_),
+      affinity_(options_.affinity) {
   group_options g;
   g.root = base_;
   g.member_id = options_.member_id;
@@ -76,17 +77,35 @@ void divider_core::start(done_type done) {
     me.open_views();
     if (me.joined_) return done({});
     me.start_waiters_.push_back(std::move(done));
-    if (me.start_waiters_.size() > 1) return;
-    me.member_->async_join(me.on_strand([](divider_core& self, std::error_code ec) {
-      self.joined_ = !ec;
-      if (ec) self.started_ = false;
-      auto waiters = std::move(self.start_waiters_);
-      self.start_waiters_.clear();
-      for (auto& w : waiters) w(ec);
-      self.schedule_reconcile();
-      self.publish();
-    }));
+    me.join_when_ready();
   });
+}
+
+// We announce ourselves only once we know every key, member and exclusion:
+// the others start stopping the keys that come to us as soon as they see
+// us, and a joiner still listing 256 key shards would leave them unowned.
+void divider_core::join_when_ready() {
+  if (!started_ || joined_ || joining_ || cancelling_ || start_waiters_.empty()) return;
+  if (!ready()) {
+    // Not every view reports becoming ready (an empty member list has no
+    // join to report): look again shortly.
+    join_timer_.expires_after(std::chrono::milliseconds(5));
+    join_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
+      if (!ec) me.join_when_ready();
+    }));
+    return;
+  }
+  joining_ = true;
+  member_->async_join(on_strand([](divider_core& me, std::error_code ec) {
+    me.joining_ = false;
+    me.joined_ = !ec;
+    if (ec) me.started_ = false;
+    auto waiters = std::move(me.start_waiters_);
+    me.start_waiters_.clear();
+    for (auto& w : waiters) w(ec);
+    me.schedule_reconcile();
+    me.publish();
+  }));
 }
 
 void divider_core::flush(done_type done, bool then_cancel) {
@@ -105,6 +124,7 @@ void divider_core::flush(done_type done, bool then_cancel) {
     if (!me.started_) return done(errc::not_started);
     me.flushing_ = true;
     me.flush_waiters_.push_back(std::move(done));
+    me.let_go_later();
     me.member_->async_set_affinity(0, me.on_strand([](divider_core&, std::error_code ec) {
       if (ec) log(log_level::warn, "divider flush: could not set affinity 0: " + ec.message());
     }));
@@ -118,7 +138,7 @@ void divider_core::cancel(done_type done) {
     me.cancelling_ = true;
     me.cancel_waiters_.push_back(std::move(done));
     me.member_->leave();
-    me.joined_ = false;
+    me.let_go_later();
     me.reconcile();
   });
 }
@@ -310,6 +330,10 @@ void divider_core::on_exclusions(const std::vector<std::string>& names) {
 
 void divider_core::note_changes(const std::vector<assignment_table::change>& changes) {
   for (auto& c : changes) {
+    if (c.after == options_.member_id)
+      mine_.insert(c.key);
+    else if (c.before == options_.member_id)
+      mine_.erase(c.key);
     // The key comes to us from a live member: its owner node is (or soon
     // will be) there, so watch it rather than try a create that must fail.
     if (c.after == options_.member_id && c.before && *c.before != options_.member_id)
@@ -335,15 +359,30 @@ void divider_core::schedule_reconcile() {
   }));
 }
 
-bool divider_core::wants(const std::string& key) const {
-  return started_ && joined_ && !flushing_ && !cancelling_ && connected_ &&
-         table_.owner(key) == options_.member_id;
+// A flushing or leaving member keeps its keys until its own view shows its
+// affinity 0 (or its node gone): the others see that at about the same
+// moment, so the keys are let go when someone is ready to take them, not
+// a propagation delay earlier. If the view never shows it, let_go_timer_
+// forces the matter.
+void divider_core::let_go_later() {
+  letting_go_now_ = false;
+  let_go_timer_.expires_after(std::max<std::chrono::milliseconds>(std::chrono::seconds(1), 10 * options_.coalesce_window));
+  let_go_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
+    if (ec || (!me.flushing_ && !me.cancelling_)) return;
+    me.letting_go_now_ = true;
+    me.reconcile();
+  }));
 }
 
-std::set<std::string> divider_core::desired() const {
-  if (!started_ || !joined_ || flushing_ || cancelling_ || !connected_ || !ready()) return {};
-  auto mine = table_.keys_of(options_.member_id);
-  return {mine.begin(), mine.end()};
+bool divider_core::holding_on() const {
+  return started_ && joined_ && connected_ && !((flushing_ || cancelling_) && letting_go_now_);
+}
+
+bool divider_core::wants(const std::string& key) const { return holding_on() && mine_.count(key) != 0; }
+
+const std::set<std::string>& divider_core::desired() const {
+  static const std::set<std::string> none;
+  return holding_on() && ready() ? mine_ : none;
 }
 
 stop_reason divider_core::reason_for(const std::string& key) const {
@@ -362,7 +401,7 @@ void divider_core::reconcile() {
     check_waiters();
     return publish();
   }
-  auto want = desired();
+  const auto& want = desired();
   if (want != last_desired_) {
     std::lock_guard lock(mutex_);
     ++status_.rebalances;
@@ -383,7 +422,8 @@ void divider_core::reconcile() {
       case phase::deleting: break;
     }
   }
-  last_desired_ = std::move(want);
+  last_desired_ = want;
+  join_when_ready();
   check_waiters();
   publish();
 }
@@ -465,7 +505,10 @@ void divider_core::watch_owner(const std::string& key, std::uint64_t generation)
       auto it = me.held_.find(key);
       if (it == me.held_.end() || it->second.generation != generation || it->second.at != phase::acquiring) return;
       if (type == watch_event_type::session_lost) return me.forget(key);  // reconcile re-acquires on the next session
-      me.check_ours(key, generation);  // deleted (or changed): look again
+      // Deleted: create at once (a node_exists reply means someone was
+      // quicker, and we watch again). Anything else: look again.
+      if (type == watch_event_type::deleted) return me.create_owner(key, generation);
+      me.check_ours(key, generation);
     });
   };
   link_.exists(owner_path(key), std::move(watcher),
@@ -723,7 +766,10 @@ void divider_core::check_waiters() {
     }
     cancelling_ = false;
     started_ = false;
+    joined_ = false;
     flushing_ = false;
+    letting_go_now_ = false;
+    let_go_timer_.cancel();
     handoff_.clear();
     auto waiters = std::move(cancel_waiters_);
     cancel_waiters_.clear();
@@ -849,6 +895,8 @@ void divider_core::close() {
   members_timer_.cancel();
   audit_timer_.cancel();
   fetch_timer_.cancel();
+  let_go_timer_.cancel();
+  join_timer_.cancel();
   for (auto& [key, st] : held_)
     if (st.stop_timer) st.stop_timer->cancel();
   fetch_role_.reset();

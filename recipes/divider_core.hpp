@@ -92,8 +92,11 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   // The assignment against what we hold.
   void schedule_reconcile();
   void reconcile();
-  std::set<std::string> desired() const;
+  const std::set<std::string>& desired() const;
   bool wants(const std::string& key) const;
+  bool holding_on() const;
+  void let_go_later();
+  void join_when_ready();
   stop_reason reason_for(const std::string& key) const;
 
   // One key's life.
@@ -151,6 +154,9 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   std::uint64_t generation_ = 0;
   bool started_ = false;
   bool joined_ = false;
+  bool joining_ = false;
+  bool letting_go_now_ = false;
+  std::set<std::string> mine_;  // our keys by the assignment (table_.keys_of(us), kept incrementally)
   bool flushing_ = false;
   bool cancelling_ = false;
   bool connected_ = false;
@@ -164,6 +170,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer members_timer_;
   boost::asio::steady_timer audit_timer_;
   boost::asio::steady_timer fetch_timer_;
+  boost::asio::steady_timer let_go_timer_;
+  boost::asio::steady_timer join_timer_;
 
   // What other threads read (assigned(), status(), confirm_stop()).
   mutable std::mutex mutex_;

@@ -111,6 +111,9 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void on_stop_timeout(const std::string& key, std::uint64_t generation);
   void resume_or_delete(const std::string& key);
   void delete_owner(const std::string& key);
+  void flush_deletes();
+  void remove_one(const std::string& key, std::uint64_t generation);
+  void deleted(const std::string& key, std::uint64_t generation, std::error_code ec);
   void forget(const std::string& key);
 
   // Session, flush, cancel.
@@ -164,6 +167,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool reconcile_pending_ = false;
   bool members_pending_ = false;
   bool publish_pending_ = false;
+  bool deletes_scheduled_ = false;
+  std::vector<std::pair<std::string, std::uint64_t>> pending_deletes_;  // key, generation
   std::set<std::string> last_desired_;
   std::vector<done_type> start_waiters_, flush_waiters_, cancel_waiters_;
   boost::asio::steady_timer coalesce_timer_;
@@ -171,7 +176,6 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer audit_timer_;
   boost::asio::steady_timer fetch_timer_;
   boost::asio::steady_timer let_go_timer_;
-  boost::asio::steady_timer join_timer_;
 
   // What other threads read (assigned(), status(), confirm_stop()).
   mutable std::mutex mutex_;

@@ -45,6 +45,9 @@
 #include <nominee/log.hpp>
 #include <nominee/session.hpp>
 
+#include "child_main.hpp"
+#include "history_file.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -69,101 +72,27 @@ const char* const usage =
     "                         [--resign-every-ms N --seed S] [--act-every-ms N] [--duration-ms N]\n";
 
 arguments parse_arguments(int argc, char** argv) {
-  std::map<std::string, std::string> values;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag.rfind("--", 0) != 0 || i + 1 >= argc) throw std::invalid_argument("bad argument '" + flag + "'");
-    values[flag.substr(2)] = argv[++i];
-  }
+  nominee::testing::flag_values flags(argc, argv);
   arguments a;
-  auto take = [&](const char* name, bool required) {
-    auto it = values.find(name);
-    if (it == values.end()) {
-      if (required) throw std::invalid_argument(std::string("--") + name + " is required");
-      return std::string();
-    }
-    auto v = it->second;
-    values.erase(it);
-    return v;
-  };
-  auto number = [&](const char* name, bool required, long long min) -> long long {
-    auto text = take(name, required);
-    if (text.empty()) return 0;
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != text.size() || v < min)
-      throw std::invalid_argument(std::string("--") + name + " '" + text + "' must be an integer >= " +
-                                  std::to_string(min));
-    return v;
-  };
-  a.hosts = take("hosts", true);
-  a.root = take("root", true);
-  a.role = take("role", true);
-  a.member = take("member", true);
-  a.history = take("history", true);
-  a.session_file = take("session-file", true);
-  a.session_timeout_ms = static_cast<int>(number("session-timeout-ms", true, 1));
-  a.resign_every_ms = static_cast<int>(number("resign-every-ms", false, 1));
-  a.seed = static_cast<std::uint64_t>(number("seed", false, 0));
-  a.act_every_ms = static_cast<int>(number("act-every-ms", false, 1));
-  a.duration_ms = static_cast<int>(number("duration-ms", false, 1));
-  if (!values.empty()) throw std::invalid_argument("unknown option --" + values.begin()->first);
-  if (a.member.find_first_of(" \t\n") != std::string::npos)
-    throw std::invalid_argument("--member must not contain white space");
+  a.hosts = flags.take("hosts", true);
+  a.root = flags.take("root", true);
+  a.role = flags.take("role", true);
+  a.member = flags.take("member", true);
+  a.history = flags.take("history", true);
+  a.session_file = flags.take("session-file", true);
+  a.session_timeout_ms = static_cast<int>(flags.number("session-timeout-ms", true, 1));
+  a.resign_every_ms = static_cast<int>(flags.number("resign-every-ms", false, 1));
+  a.seed = static_cast<std::uint64_t>(flags.number("seed", false, 0));
+  a.act_every_ms = static_cast<int>(flags.number("act-every-ms", false, 1));
+  a.duration_ms = static_cast<int>(flags.number("duration-ms", false, 1));
+  flags.finish();
+  nominee::testing::check_member_id(a.member);
   return a;
 }
 
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Appends whole lines with one write(2) each: a kill -9 leaves no torn line,
-// and lines of a process that was killed are on disk already.
-class history_file {
- public:
-  history_file(const std::string& path, std::string member) : member_(std::move(member)) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::runtime_error("cannot open history file " + path + ": " + std::strerror(errno));
-  }
-  ~history_file() { ::close(fd_); }
-  history_file(const history_file&) = delete;
-  history_file& operator=(const history_file&) = delete;
-
-  void write(const std::string& words) { write_at(steady_ns(), words); }
-  void write_at(std::int64_t at_ns, const std::string& words) {
-    auto line = std::to_string(at_ns) + " " + member_ + " " + words + "\n";
-    std::lock_guard lock(mutex_);
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-      auto n = ::write(fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        std::cerr << "nominee-contender: history write failed: " << std::strerror(errno) << "\n";
-        return;
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-  }
-
- private:
-  std::string member_;
-  int fd_ = -1;
-  std::mutex mutex_;
-};
-
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using nominee::testing::hex;
+using nominee::testing::steady_now_ns;
+using nominee::testing::stop_signal;
 
 std::string hex(const std::string& bytes) {
   static const char digits[] = "0123456789abcdef";
@@ -189,30 +118,8 @@ void write_session_file(const std::string& path, std::int64_t id, const std::str
     std::cerr << "nominee-contender: cannot publish " << path << ": " << std::strerror(errno) << "\n";
 }
 
-// Sleeps until `until` or until stop is set; returns false when stopping.
-class stop_signal {
- public:
-  void set() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    changed_.notify_all();
-  }
-  bool sleep_until(std::chrono::steady_clock::time_point until) {
-    std::unique_lock lock(mutex_);
-    return !changed_.wait_until(lock, until, [&] { return stopping_; });
-  }
-  bool sleep_for(std::chrono::milliseconds d) { return sleep_until(std::chrono::steady_clock::now() + d); }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool stopping_ = false;
-};
-
 int run(const arguments& args) {
-  history_file history(args.history, args.member);
+  nominee::testing::history_writer history(args.history, args.member, "nominee-contender");
   history.write("started pid=" + std::to_string(::getpid()));
 
   nominee::session_options options;
@@ -265,7 +172,7 @@ int run(const arguments& args) {
   // is taken before the check: if is_holder() said yes, the process held the
   // role at that time or later, before its revoke.
   auto act = [&](const char* why) {
-    auto at = steady_ns();
+    auto at = steady_now_ns();
     if (candidate->is_holder()) {
       auto t = candidate->current_term();
       history.write_at(at, "act " + std::to_string(t ? t->token : -1) + " " + why);
@@ -288,11 +195,7 @@ int run(const arguments& args) {
   // them before any was started); wait for them here, or for the duration to
   // pass. SIGCONT still resumes a stopped process; here it also makes the
   // process act at once, the way a worker that was frozen mid-loop would.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGCONT);
+  auto signals = nominee::testing::signal_set({SIGTERM, SIGINT, SIGCONT});
   auto deadline = args.duration_ms > 0 ? std::chrono::steady_clock::now() + std::chrono::milliseconds(args.duration_ms)
                                        : std::chrono::steady_clock::time_point::max();
   int received = 0;
@@ -317,33 +220,12 @@ int run(const arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A test or benchmark that dies (a timeout, a crash) takes its contenders
-  // along instead of leaving them standing. (The parent may be gone already.)
-  auto parent = ::getppid();
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) return 1;
-
-  // Before any thread exists, so that every thread inherits the mask and
-  // only sigtimedwait in run() sees these signals.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGCONT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  arguments args;
-  try {
-    args = parse_arguments(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "nominee-contender: " << e.what() << "\n" << usage;
-    return 2;
-  }
-  try {
-    nominee::set_log_level(nominee::log_level::warn);
-    return run(args);
-  } catch (const std::exception& e) {
-    std::cerr << "nominee-contender: " << e.what() << "\n";
-    return 1;
-  }
+  // Dies with the test or benchmark that started it. SIGTERM, SIGINT and
+  // SIGCONT are blocked before any thread exists: only sigtimedwait in run()
+  // sees them.
+  return nominee::testing::child_main(argc, argv, "nominee-contender", usage, {SIGTERM, SIGINT, SIGCONT},
+                                      parse_arguments, [](const arguments& args) {
+                                        nominee::set_log_level(nominee::log_level::warn);
+                                        return run(args);
+                                      });
 }

@@ -37,12 +37,12 @@
 
 #include <nominee/session.hpp>
 
+#include "child_main.hpp"  // numbered_keys
+#include "child_process.hpp"
 #include "divider_history.hpp"
 #include "key_codec.hpp"
 #include "test_support.hpp"
 #include "work_keys.hpp"
-
-extern char** environ;
 
 namespace nominee::testing {
 namespace {
@@ -72,44 +72,9 @@ constexpr std::int64_t liveness_margin_ms = 1000;
 constexpr std::int64_t liveness_margin_ms = 1000;
 #endif
 
-// Like wait_until, but polls every `period`: the conditions here parse
-// history files, and the members need the two cores more than we do.
-bool poll_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds period = 100ms) {
-  auto deadline = steady::now() + timeout;
-  while (true) {
-    if (cond()) return true;
-    if (steady::now() >= deadline) return cond();
-    std::this_thread::sleep_for(period);
-  }
-}
-
-// A directory for histories and logs; kept (and named on stderr) when the
-// test failed, so the evidence survives.
-class scratch_dir {
- public:
-  scratch_dir() {
-    std::string pattern = (fs::temp_directory_path() / "nominee-divider-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~scratch_dir() {
-    if (::testing::Test::HasFailure() || std::getenv("NOMINEE_KEEP_HISTORIES")) {
-      std::cerr << "histories and member logs kept in " << path_ << "\n";
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // One nominee-divider-member process (one member id; restarts append to the
-// same history). Every process started is ended by its PID: the destructor
-// SIGKILLs and reaps one that is still running.
+// same history). child_process: ended by its PID, SIGKILLed and reaped by
+// the destructor when still running.
 class member_process {
  public:
   struct config {
@@ -120,25 +85,16 @@ class member_process {
   };
 
   explicit member_process(config c) : config_(std::move(c)) {}
-  ~member_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-  member_process(const member_process&) = delete;
-  member_process& operator=(const member_process&) = delete;
 
   const std::string& member() const { return config_.member; }
   fs::path history() const { return config_.dir / (config_.member + ".history"); }
   fs::path log() const { return config_.dir / (config_.member + ".log"); }
-  bool running() const { return pid_ > 0; }
+  bool running() const { return child_.running(); }
   std::int64_t affinity() const { return affinity_; }
   int starts() const { return starts_; }
 
   void start() {
-    if (pid_ > 0) throw std::logic_error(config_.member + " is running already");
+    if (running()) throw std::logic_error(config_.member + " is running already");
     std::vector<std::string> args = {member_binary(),
                                      "--hosts", config_.hosts,
                                      "--root", config_.root,
@@ -150,33 +106,7 @@ class member_process {
                                      "--leave-timeout-ms", "60000"};
     if (config_.seed_keys > 0 && starts_ == 0)
       args.insert(args.end(), {"--seed-keys", std::to_string(config_.seed_keys)});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    auto log_path = log().string();
-    posix_spawn_file_actions_addopen(&files, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&files, 1, 2);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGUSR1);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0], &files, &attributes, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&files);
-    posix_spawnattr_destroy(&attributes);
-    if (rc != 0) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(rc));
-    pid_ = pid;
+    child_.spawn(std::move(args), log(), {SIGTERM, SIGINT, SIGUSR1, SIGPIPE});
     affinity_ = 1;
     ++starts_;
   }
@@ -186,11 +116,11 @@ class member_process {
   // The events of the current process (from its `started` line on).
   std::vector<divider_event> current_run() const {
     auto events = read_history().events;
-    auto mine = "started pid=" + std::to_string(pid_) + " ";
+    auto mine = "started pid=" + std::to_string(child_.pid()) + " ";
     auto it = std::find_if(events.rbegin(), events.rend(), [&](const divider_event& e) {
       return e.verb == divider_verb::started && e.line.find(mine) != std::string::npos;
     });
-    if (pid_ <= 0 || it == events.rend()) return {};
+    if (!running() || it == events.rend()) return {};
     return {std::prev(it.base()), events.end()};
   }
   // The current process wrote `started` (from then on it handles SIGTERM
@@ -202,9 +132,7 @@ class member_process {
                        [](const divider_event& e) { return e.verb == divider_verb::note && e.detail == "joined"; });
   }
 
-  void signal(int sig) const {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
+  void signal(int sig) const { child_.signal(sig); }
   // Cycles as the member does on SIGUSR1: 1 -> 3 -> 0 -> 1.
   std::int64_t next_affinity() const { return affinity_ == 1 ? 3 : affinity_ == 3 ? 0 : 1; }
   void change_affinity() {
@@ -213,45 +141,16 @@ class member_process {
   }
 
   // The wait status once the process has exited, or nullopt at the deadline.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    if (pid_ <= 0) return last_status_;
-    auto deadline = steady::now() + timeout;
-    while (true) {
-      int status = 0;
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || (r < 0 && errno == ECHILD)) {
-        pid_ = -1;
-        last_status_ = status;
-        return status;
-      }
-      if (steady::now() >= deadline) return std::nullopt;
-      std::this_thread::sleep_for(5ms);
-    }
-  }
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) { return child_.wait_exit(timeout); }
 
-  std::string log_tail(std::size_t max_chars = 3000) const {
-    std::ifstream in(log());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return text.size() > max_chars ? text.substr(text.size() - max_chars) : text;
-  }
+  std::string log_tail(std::size_t max_chars = 3000) const { return file_tail(log(), max_chars); }
 
  private:
   config config_;
-  pid_t pid_ = -1;
-  std::optional<int> last_status_;
+  child_process child_;
   std::int64_t affinity_ = 1;
   int starts_ = 0;
 };
-
-std::vector<std::string> numbered_keys(int n) {
-  std::vector<std::string> keys;
-  for (int i = 0; i < n; ++i) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "key-%03d", i);
-    keys.emplace_back(buf);
-  }
-  return keys;
-}
 
 class DividerChurnTest : public ::testing::Test {
  protected:
@@ -337,8 +236,7 @@ class DividerChurnTest : public ::testing::Test {
 
   divider_report check(const std::vector<fs::path>& files, std::int64_t end_ns, const std::vector<std::string>& keys) {
     auto faults = faults_.faults();
-    std::ofstream out(dir_.path() / "faults.log");
-    for (auto& f : faults) out << f.at_ns << " " << to_string(f.kind) << " " << f.member << " " << f.detail << "\n";
+    write_fault_log(dir_.path() / "faults.log", faults);
     divider_check_options options;
     options.session_timeout_ns = std::int64_t{session_timeout_ms_} * 1'000'000;
     options.liveness_margin_ns = liveness_margin_ms * 1'000'000;
@@ -355,7 +253,7 @@ class DividerChurnTest : public ::testing::Test {
   // Every member's. The shared server's tickTime is 200 ms (timeouts from
   // 400 ms are allowed); 2 s is what election_churn_test uses too.
   int session_timeout_ms_ = 2000;
-  scratch_dir dir_;
+  scratch_dir dir_{"divider", "histories and member logs"};
   fault_log faults_;
   std::unique_ptr<session> watcher_;
 };
@@ -666,7 +564,7 @@ TEST_F(DividerHistoryCheckerTest, AKeyMayWaitForAChainOfKilledMembersButNotLonge
 }
 
 TEST_F(DividerHistoryCheckerTest, FilesWithTornOrBadLinesAreProblems) {
-  scratch_dir dir;
+  scratch_dir dir("divider", "histories and member logs");
   auto path = dir.path() / "x.history";
   std::ofstream(path) << "1 a started pid=1\n2 a start k x\n3 a session connected 01\n4 a start k 5\n5 a sto";
   auto parsed = parse_divider_file(path);

@@ -13,23 +13,6 @@ namespace {
 
 constexpr std::int64_t forever = std::numeric_limits<std::int64_t>::max();
 
-bool parse_int(const std::string& text, std::int64_t& out) {
-  if (text.empty()) return false;
-  std::size_t used = 0;
-  try {
-    out = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return used == text.size();
-}
-
-std::string ms(std::int64_t ns) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f ms", static_cast<double>(ns) / 1e6);
-  return buf;
-}
-
 }  // namespace
 
 std::optional<divider_event> parse_divider_line(const std::string& line, std::string* problem) {
@@ -37,15 +20,14 @@ std::optional<divider_event> parse_divider_line(const std::string& line, std::st
     if (problem) *problem = why + ": '" + line + "'";
     return std::nullopt;
   };
-  std::istringstream in(line);
-  std::string at, member, verb;
-  if (!(in >> at >> member >> verb)) return fail("fewer than three fields");
+  auto fields = split_history_line(line, problem);
+  if (!fields) return std::nullopt;
+  const auto& verb = fields->verb;
+  auto& args = fields->args;
   divider_event e;
-  if (!parse_int(at, e.at_ns)) return fail("bad timestamp");
-  e.member = member;
+  e.at_ns = fields->at_ns;
+  e.member = fields->member;
   e.line = line;
-  std::vector<std::string> args;
-  for (std::string w; in >> w;) args.push_back(w);
   if (verb == "started") {
     e.verb = divider_verb::started;
   } else if (verb == "exiting") {
@@ -53,7 +35,7 @@ std::optional<divider_event> parse_divider_line(const std::string& line, std::st
     e.detail = args.empty() ? "" : args[0];
   } else if (verb == "start") {
     e.verb = divider_verb::start;
-    if (args.size() < 2 || !parse_int(args[1], e.token)) return fail("'start' needs <key> <numeric token>");
+    if (args.size() < 2 || !parse_history_int(args[1], e.token)) return fail("'start' needs <key> <numeric token>");
     e.key = args[0];
   } else if (verb == "stop") {
     e.verb = divider_verb::stop;
@@ -73,36 +55,8 @@ std::optional<divider_event> parse_divider_line(const std::string& line, std::st
 }
 
 parsed_divider_history parse_divider_file(const std::filesystem::path& path) {
-  parsed_divider_history out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    out.problems.push_back("cannot read history file " + path.string());
-    return out;
-  }
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t line_number = 0;
-  std::size_t begin = 0;
-  while (begin < content.size()) {
-    ++line_number;
-    auto end = content.find('\n', begin);
-    auto origin = path.filename().string() + ":" + std::to_string(line_number);
-    if (end == std::string::npos) {
-      out.problems.push_back(origin + ": last line has no newline (torn write): '" + content.substr(begin) + "'");
-      break;
-    }
-    auto line = content.substr(begin, end - begin);
-    begin = end + 1;
-    if (line.empty()) continue;
-    std::string problem;
-    auto e = parse_divider_line(line, &problem);
-    if (!e) {
-      out.problems.push_back(origin + ": " + problem);
-      continue;
-    }
-    e->origin = origin;
-    out.events.push_back(std::move(*e));
-  }
-  return out;
+  return parse_history_lines<parsed_divider_history>(
+      path, [](const std::string& line, std::string* problem) { return parse_divider_line(line, problem); });
 }
 
 std::set<std::string> running_keys(const std::vector<divider_event>& events) {
@@ -334,7 +288,7 @@ class divider_checker {
           bool within_margin = overlap <= options_.clock_margin_ns;
           add_violation(within_margin ? "tolerated:overlap" : "overlap",
                         "two members worked on '" + key + "' at once: " + describe(*longest) + " and " +
-                            describe(*h) + " overlap by " + ms(overlap),
+                            describe(*h) + " overlap by " + history_ms(overlap),
                         key, {longest->member, h->member}, std::min(longest->start_ns, h->start_ns),
                         std::min(longest->end_ns, std::max(h->end_ns, h->start_ns)));
         } else if (longest) {
@@ -375,9 +329,9 @@ class divider_checker {
       auto limit = *last_fault + options_.session_timeout_ns + options_.liveness_margin_ns;
       if (again > limit)
         add_violation("slow_reown",
-                      "'" + key + "' was owned again only at " + rel(again) + ", " + ms(again - *last_fault) +
+                      "'" + key + "' was owned again only at " + rel(again) + ", " + history_ms(again - *last_fault) +
                           " after the last fault (" + rel(*last_fault) + "); the limit is " +
-                          ms(options_.session_timeout_ns + options_.liveness_margin_ns),
+                          history_ms(options_.session_timeout_ns + options_.liveness_margin_ns),
                       key, {}, *last_fault, again);
     }
   }
@@ -394,8 +348,8 @@ class divider_checker {
     auto limit = from + options_.session_timeout_ns + options_.liveness_margin_ns;
     if (gap.to_ns <= limit) return;
     add_violation("slow_takeover",
-                  "nobody worked on '" + gap.key + "' for " + ms(gap.length_ns()) + ", until " + rel(gap.to_ns) +
-                      ": more than " + ms(options_.session_timeout_ns + options_.liveness_margin_ns) + " after " +
+                  "nobody worked on '" + gap.key + "' for " + history_ms(gap.length_ns()) + ", until " + rel(gap.to_ns) +
+                      ": more than " + history_ms(options_.session_timeout_ns + options_.liveness_margin_ns) + " after " +
                       (from == gap.from_ns ? std::string("the gap began") : "the last kill (" + rel(from) + ")") +
                       "; before: " + gap.before + "; after: " + gap.after,
                   gap.key, {before.member, after.member}, gap.from_ns, gap.to_ns);
@@ -410,7 +364,7 @@ class divider_checker {
 
   std::string rel(std::int64_t ns) const {
     if (ns == forever) return "+inf";
-    return "+" + ms(ns - origin_ns_);
+    return "+" + history_ms(ns - origin_ns_);
   }
 
   std::string describe(const ownership_interval& h) const {
@@ -495,7 +449,7 @@ divider_report check_divider_files(const std::vector<std::filesystem::path>& fil
 
 std::string divider_report::summary() const {
   std::ostringstream out;
-  auto rel = [&](std::int64_t ns) { return "+" + ms(ns - origin_ns); };
+  auto rel = [&](std::int64_t ns) { return "+" + history_ms(ns - origin_ns); };
   out << "divider history: events " << events << ", runs " << runs << ", keys " << keys << ", starts " << starts
       << ", stops " << stops << " (";
   bool first = true;
@@ -509,16 +463,16 @@ std::string divider_report::summary() const {
   out << "; exits without a completed flush " << unflushed_exits << "; callbacks logged after exiting "
       << notes_after_exit << "\n";
   if (longest_gap_after_kill)
-    out << "  longest unowned gap after a kill: " << ms(longest_gap_after_kill->length_ns()) << " ('"
+    out << "  longest unowned gap after a kill: " << history_ms(longest_gap_after_kill->length_ns()) << " ('"
         << longest_gap_after_kill->key << "' after " << longest_gap_after_kill->before << ")\n";
   else
     out << "  longest unowned gap after a kill: none (no key was held by a killed member and owned again)\n";
   if (longest_gap)
-    out << "  longest unowned gap: " << ms(longest_gap->length_ns()) << " ('" << longest_gap->key << "' after "
+    out << "  longest unowned gap: " << history_ms(longest_gap->length_ns()) << " ('" << longest_gap->key << "' after "
         << longest_gap->before << ")\n";
   if (last_fault_ns) {
     out << "  last fault at " << rel(*last_fault_ns) << "; every key owned again by "
-        << (all_owned_ns ? rel(*all_owned_ns) + " (" + ms(*all_owned_ns - *last_fault_ns) + " after it)"
+        << (all_owned_ns ? rel(*all_owned_ns) + " (" + history_ms(*all_owned_ns - *last_fault_ns) + " after it)"
                          : std::string("never"))
         << "\n";
   }
@@ -547,8 +501,8 @@ std::string divider_report::timeline(const std::string& key) const {
   for (auto& h : intervals) {
     if (h.key != key) continue;
     out << "  " << h.key << "  " << h.member << " run " << h.run << " token " << h.token << "  ["
-        << ms(h.start_ns - origin_ns) << ", "
-        << (h.end_ns == forever ? std::string("+inf") : ms(h.end_ns - origin_ns)) << "]  " << h.end_cause << "\n";
+        << history_ms(h.start_ns - origin_ns) << ", "
+        << (h.end_ns == forever ? std::string("+inf") : history_ms(h.end_ns - origin_ns)) << "]  " << h.end_cause << "\n";
   }
   return out.str();
 }

@@ -55,6 +55,9 @@
 #include <nominee/log.hpp>
 #include <nominee/session.hpp>
 
+#include "child_main.hpp"
+#include "history_file.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -78,100 +81,25 @@ const char* const usage =
     "                              [--seed-keys N] [--leave-timeout-ms N] [--reconcile-ms N]\n";
 
 arguments parse_arguments(int argc, char** argv) {
-  std::map<std::string, std::string> values;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag.rfind("--", 0) != 0 || i + 1 >= argc) throw std::invalid_argument("bad argument '" + flag + "'");
-    values[flag.substr(2)] = argv[++i];
-  }
-  auto take = [&](const char* name, bool required) {
-    auto it = values.find(name);
-    if (it == values.end()) {
-      if (required) throw std::invalid_argument(std::string("--") + name + " is required");
-      return std::string();
-    }
-    auto v = it->second;
-    values.erase(it);
-    return v;
-  };
-  auto number = [&](const char* name, bool required, long long min, long long fallback) -> long long {
-    auto text = take(name, required);
-    if (text.empty()) return fallback;
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != text.size() || v < min)
-      throw std::invalid_argument(std::string("--") + name + " '" + text + "' must be an integer >= " +
-                                  std::to_string(min));
-    return v;
-  };
+  nominee::testing::flag_values flags(argc, argv);
   arguments a;
-  a.hosts = take("hosts", true);
-  a.root = take("root", true);
-  a.prefix = take("prefix", true);
-  a.member = take("member", true);
-  a.affinity = number("affinity", true, 0, 1);
-  a.history = take("history", true);
-  a.session_timeout_ms = static_cast<int>(number("session-timeout-ms", true, 1, 0));
-  a.seed_keys = static_cast<int>(number("seed-keys", false, 0, 0));
-  a.leave_timeout_ms = static_cast<int>(number("leave-timeout-ms", false, 1, a.leave_timeout_ms));
-  a.reconcile_ms = static_cast<int>(number("reconcile-ms", false, 1, 0));
-  if (!values.empty()) throw std::invalid_argument("unknown option --" + values.begin()->first);
-  if (a.member.find_first_of(" \t\n") != std::string::npos)
-    throw std::invalid_argument("--member must not contain white space");
+  a.hosts = flags.take("hosts", true);
+  a.root = flags.take("root", true);
+  a.prefix = flags.take("prefix", true);
+  a.member = flags.take("member", true);
+  a.affinity = flags.number("affinity", true, 0, 1);
+  a.history = flags.take("history", true);
+  a.session_timeout_ms = static_cast<int>(flags.number("session-timeout-ms", true, 1, 0));
+  a.seed_keys = static_cast<int>(flags.number("seed-keys", false, 0, 0));
+  a.leave_timeout_ms = static_cast<int>(flags.number("leave-timeout-ms", false, 1, a.leave_timeout_ms));
+  a.reconcile_ms = static_cast<int>(flags.number("reconcile-ms", false, 1, 0));
+  flags.finish();
+  nominee::testing::check_member_id(a.member);
   return a;
 }
 
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Appends whole lines with one write(2) each: a kill -9 leaves no torn line,
-// and the lines of a process that was killed are on disk already.
-class history_file {
- public:
-  history_file(const std::string& path, std::string member) : member_(std::move(member)) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::runtime_error("cannot open history file " + path + ": " + std::strerror(errno));
-  }
-  ~history_file() { ::close(fd_); }
-  history_file(const history_file&) = delete;
-  history_file& operator=(const history_file&) = delete;
-
-  void write(const std::string& words) {
-    // The time is taken under the lock, so the file's lines are in time order.
-    std::lock_guard lock(mutex_);
-    auto line = std::to_string(steady_ns()) + " " + member_ + " " + words + "\n";
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-      auto n = ::write(fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        std::cerr << "nominee-divider-member: history write failed: " << std::strerror(errno) << "\n";
-        return;
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-  }
-
- private:
-  std::string member_;
-  int fd_ = -1;
-  std::mutex mutex_;
-};
-
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using nominee::testing::hex;
+using nominee::testing::stop_signal;
 
 // Keys are written as one word: the test's keys have no white space, and a
 // key that had some would be a test bug worth seeing.
@@ -179,41 +107,6 @@ std::string word(std::string text) {
   for (auto& c : text)
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = '_';
   return text.empty() ? std::string("-") : text;
-}
-
-class stop_signal {
- public:
-  void set() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    changed_.notify_all();
-  }
-  bool stopping() const {
-    std::lock_guard lock(mutex_);
-    return stopping_;
-  }
-  // Sleeps for d or until stop is set; false when stopping.
-  bool sleep_for(std::chrono::milliseconds d) {
-    std::unique_lock lock(mutex_);
-    return !changed_.wait_for(lock, d, [&] { return stopping_; });
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  bool stopping_ = false;
-};
-
-std::vector<std::string> seed_keys(int n) {
-  std::vector<std::string> keys;
-  for (int i = 0; i < n; ++i) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "key-%03d", i);
-    keys.emplace_back(buf);
-  }
-  return keys;
 }
 
 // The error of a finished void future, as one word ("ok" for none).
@@ -229,7 +122,7 @@ std::string outcome_of(std::future<void>& f) {
 }
 
 int run(const arguments& args) {
-  history_file history(args.history, args.member);
+  nominee::testing::history_writer history(args.history, args.member, "nominee-divider-member");
   history.write("started pid=" + std::to_string(::getpid()) + " affinity=" + std::to_string(args.affinity));
 
   nominee::session_options options;
@@ -292,7 +185,7 @@ int run(const arguments& args) {
     }
     history.write("joined");
     if (args.seed_keys > 0) {
-      auto added = d->async_add_work(seed_keys(args.seed_keys), boost::asio::use_future);
+      auto added = d->async_add_work(nominee::testing::numbered_keys(args.seed_keys), boost::asio::use_future);
       while (added.wait_for(100ms) != std::future_status::ready)
         if (stop.stopping()) return;
       auto outcome = outcome_of(added);
@@ -302,11 +195,7 @@ int run(const arguments& args) {
 
   // SIGTERM, SIGINT and SIGUSR1 are blocked in every thread (main blocked
   // them before any was started): they arrive here.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);
+  auto signals = nominee::testing::signal_set({SIGTERM, SIGINT, SIGUSR1});
   const std::int64_t cycle[] = {1, 3, 0};
   std::size_t next_affinity = 0;
   int received = 0;
@@ -344,33 +233,11 @@ int run(const arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A test that dies (a timeout, a crash) takes its members along instead of
-  // leaving them running. (The parent may be gone already.)
-  auto parent = ::getppid();
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) return 1;
-
-  // Before any thread exists, so that every thread inherits the mask and
-  // only sigtimedwait in run() sees these signals.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  arguments args;
-  try {
-    args = parse_arguments(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "nominee-divider-member: " << e.what() << "\n" << usage;
-    return 2;
-  }
-  try {
-    nominee::set_log_level(nominee::log_level::warn);
-    return run(args);
-  } catch (const std::exception& e) {
-    std::cerr << "nominee-divider-member: " << e.what() << "\n";
-    return 1;
-  }
+  // Dies with the test that started it. SIGTERM, SIGINT and SIGUSR1 are
+  // blocked before any thread exists: only sigtimedwait in run() sees them.
+  return nominee::testing::child_main(argc, argv, "nominee-divider-member", usage, {SIGTERM, SIGINT, SIGUSR1},
+                                      parse_arguments, [](const arguments& args) {
+                                        nominee::set_log_level(nominee::log_level::warn);
+                                        return run(args);
+                                      });
 }

@@ -13,13 +13,10 @@
 add_executable(nominee-divider-member ${CMAKE_CURRENT_LIST_DIR}/divider_member_main.cpp)
 target_link_libraries(nominee-divider-member PRIVATE nominee)
 
-# The fault log and history basics come from the election checker; build it
-# here when election_processes.cmake was not included.
-if(NOT TARGET nominee_election_history)
-  add_library(nominee_election_history STATIC ${CMAKE_CURRENT_LIST_DIR}/election_history.cpp)
-  target_include_directories(nominee_election_history PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-  target_compile_features(nominee_election_history PUBLIC cxx_std_20)
-endif()
+# The fault log and history basics (nominee_election_history) and the
+# child-process plumbing (nominee_child_process); defined once, whichever of
+# the two process files is included first.
+include(${CMAKE_CURRENT_LIST_DIR}/process_support.cmake)
 
 # History parsing and the per-key exclusivity checker: plain C++, no ZooKeeper.
 add_library(nominee_divider_history STATIC ${CMAKE_CURRENT_LIST_DIR}/divider_history.cpp)
@@ -29,7 +26,7 @@ target_link_libraries(nominee_divider_history PUBLIC nominee_election_history)
 
 add_executable(divider_churn_test ${CMAKE_CURRENT_LIST_DIR}/divider_churn_test.cpp)
 target_link_libraries(divider_churn_test PRIVATE
-  nominee_divider_history nominee_test_support ZooKeeper::zookeeper_mt GTest::gtest_main)
+  nominee_divider_history nominee_child_process nominee_test_support ZooKeeper::zookeeper_mt GTest::gtest_main)
 # key_codec.hpp and work_keys.hpp (the owner nodes' paths) live beside the
 # library's sources.
 target_include_directories(divider_churn_test PRIVATE ${PROJECT_SOURCE_DIR}/recipes)

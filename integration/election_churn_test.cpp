@@ -34,10 +34,9 @@
 #include <nominee/election.hpp>
 #include <nominee/session.hpp>
 
+#include "child_process.hpp"
 #include "election_history.hpp"
 #include "test_support.hpp"
-
-extern char** environ;
 
 namespace nominee::testing {
 namespace {
@@ -53,31 +52,8 @@ std::string contender_binary() {
 
 std::string ms_text(std::int64_t ns) { return std::to_string(ns / 1'000'000) + " ms"; }
 
-// A directory for histories and logs; kept (and named on stderr) when the
-// test failed, so the evidence survives.
-class scratch_dir {
- public:
-  scratch_dir() {
-    std::string pattern = (fs::temp_directory_path() / "nominee-election-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~scratch_dir() {
-    if (::testing::Test::HasFailure() || std::getenv("NOMINEE_KEEP_HISTORIES")) {
-      std::cerr << "histories and contender logs kept in " << path_ << "\n";
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// One nominee-contender process. Every process started is ended by its PID:
-// the destructor SIGKILLs and reaps one that is still running.
+// One nominee-contender process (child_process: ended by its PID, SIGKILLed
+// and reaped by the destructor when still running).
 class contender_process {
  public:
   struct config {
@@ -90,26 +66,16 @@ class contender_process {
   };
 
   explicit contender_process(config c) : config_(std::move(c)) {}
-  ~contender_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::kill(pid_, SIGCONT);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-  contender_process(const contender_process&) = delete;
-  contender_process& operator=(const contender_process&) = delete;
 
   const std::string& member() const { return config_.member; }
   fs::path history() const { return config_.dir / (config_.member + ".history"); }
   fs::path session_file() const { return config_.dir / (config_.member + ".session"); }
   fs::path log() const { return config_.dir / (config_.member + ".log"); }
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return child_.running(); }
+  pid_t pid() const { return child_.pid(); }
 
   void start() {
-    if (pid_ > 0) throw std::logic_error(config_.member + " is running already");
+    if (running()) throw std::logic_error(config_.member + " is running already");
     std::vector<std::string> args = {contender_binary(),
                                      "--hosts", config_.hosts,
                                      "--root", config_.root,
@@ -123,63 +89,22 @@ class contender_process {
                                std::to_string(config_.seed)});
     }
     if (config_.act_every_ms > 0) args.insert(args.end(), {"--act-every-ms", std::to_string(config_.act_every_ms)});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    auto log_path = log().string();
-    posix_spawn_file_actions_addopen(&files, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&files, 1, 2);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0], &files, &attributes, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&files);
-    posix_spawnattr_destroy(&attributes);
-    if (rc != 0) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(rc));
-    pid_ = pid;
+    child_.spawn(std::move(args), log(), {SIGTERM, SIGINT, SIGPIPE});
   }
 
   // The last process started got as far as writing `started` (it handles
   // SIGTERM from then on; before, SIGTERM would kill it).
   bool ready() const {
-    auto mine = "started pid=" + std::to_string(pid_);
+    auto mine = "started pid=" + std::to_string(pid());
     for (auto& e : events(history_verb::started))
       if (e.line.ends_with(" " + mine)) return true;
     return false;
   }
 
-  void signal(int sig) const {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
+  void signal(int sig) const { child_.signal(sig); }
 
   // The wait status once the process has exited, or nullopt at the deadline.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    if (pid_ <= 0) return last_status_;
-    auto deadline = steady::now() + timeout;
-    while (true) {
-      int status = 0;
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || (r < 0 && errno == ECHILD)) {
-        pid_ = -1;
-        last_status_ = status;
-        return status;
-      }
-      if (steady::now() >= deadline) return std::nullopt;
-      std::this_thread::sleep_for(5ms);
-    }
-  }
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) { return child_.wait_exit(timeout); }
 
   parsed_history read_history() const { return parse_history_file(history(), config_.role); }
 
@@ -197,16 +122,11 @@ class contender_process {
     return out;
   }
 
-  std::string log_tail(std::size_t max_chars = 3000) const {
-    std::ifstream in(log());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return text.size() > max_chars ? text.substr(text.size() - max_chars) : text;
-  }
+  std::string log_tail(std::size_t max_chars = 3000) const { return file_tail(log(), max_chars); }
 
  private:
   config config_;
-  pid_t pid_ = -1;
-  std::optional<int> last_status_;
+  child_process child_;
 };
 
 struct session_credentials {
@@ -303,8 +223,7 @@ class ElectionChurnTest : public ::testing::Test {
   // Checks the histories against the fault log (which goes beside them).
   history_report check(const std::vector<fs::path>& files) {
     auto faults = faults_.faults();
-    std::ofstream out(dir_.path() / "faults.log");
-    for (auto& f : faults) out << f.at_ns << " " << to_string(f.kind) << " " << f.member << " " << f.detail << "\n";
+    write_fault_log(dir_.path() / "faults.log", faults);
     history_check_options options;
     options.forced_expiry_grace_ns = std::int64_t{session_timeout_ms_} * 1'000'000;
     auto report = check_history_files(files, role_, faults, options);
@@ -316,7 +235,7 @@ class ElectionChurnTest : public ::testing::Test {
   std::string root_;
   std::string role_ = "coordinator";
   int session_timeout_ms_ = 2000;  // every contender's
-  scratch_dir dir_;
+  scratch_dir dir_{"election", "histories and contender logs"};
   fault_log faults_;
   std::unique_ptr<session> watcher_;
 };
@@ -636,7 +555,7 @@ TEST_F(HistoryCheckerTest, AForcedExpiryExplainsAShortOverlapOnly) {
 }
 
 TEST_F(HistoryCheckerTest, FilesWithTornOrBadLinesAreProblems) {
-  scratch_dir dir;
+  scratch_dir dir("election", "histories and contender logs");
   auto path = dir.path() / "x.history";
   std::ofstream(path) << "1 a started\n2 a elected x\n3 a session connected 01\n4 a elec";
   auto parsed = parse_history_file(path, "role");

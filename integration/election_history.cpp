@@ -11,50 +11,23 @@
 
 namespace nominee::testing {
 
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-namespace {
-
-bool parse_int(const std::string& text, std::int64_t& out) {
-  if (text.empty()) return false;
-  std::size_t used = 0;
-  try {
-    out = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return used == text.size();
-}
-
-std::string ms(std::int64_t ns) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f ms", static_cast<double>(ns) / 1e6);
-  return buf;
-}
-
-}  // namespace
-
 std::optional<history_event> parse_history_line(const std::string& line, const std::string& subject,
                                                 std::string* problem) {
   auto fail = [&](const std::string& why) -> std::optional<history_event> {
     if (problem) *problem = why + ": '" + line + "'";
     return std::nullopt;
   };
-  std::istringstream in(line);
-  std::string at, member, verb;
-  if (!(in >> at >> member >> verb)) return fail("fewer than three fields");
+  auto fields = split_history_line(line, problem);
+  if (!fields) return std::nullopt;
+  const auto& verb = fields->verb;
+  auto& args = fields->args;
   history_event e;
-  if (!parse_int(at, e.at_ns)) return fail("bad timestamp");
-  e.member = member;
+  e.at_ns = fields->at_ns;
+  e.member = fields->member;
   e.subject = subject;
   e.line = line;
-  std::vector<std::string> args;
-  for (std::string word; in >> word;) args.push_back(word);
 
-  auto token_at = [&](std::size_t i) { return i < args.size() && parse_int(args[i], e.token); };
+  auto token_at = [&](std::size_t i) { return i < args.size() && parse_history_int(args[i], e.token); };
   if (verb == "started") {
     e.verb = history_verb::started;
   } else if (verb == "exiting") {
@@ -84,36 +57,8 @@ std::optional<history_event> parse_history_line(const std::string& line, const s
 }
 
 parsed_history parse_history_file(const std::filesystem::path& path, const std::string& subject) {
-  parsed_history out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    out.problems.push_back("cannot read history file " + path.string());
-    return out;
-  }
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t line_number = 0;
-  std::size_t begin = 0;
-  while (begin < content.size()) {
-    ++line_number;
-    auto end = content.find('\n', begin);
-    auto origin = path.filename().string() + ":" + std::to_string(line_number);
-    if (end == std::string::npos) {
-      out.problems.push_back(origin + ": last line has no newline (torn write): '" + content.substr(begin) + "'");
-      break;
-    }
-    auto line = content.substr(begin, end - begin);
-    begin = end + 1;
-    if (line.empty()) continue;
-    std::string problem;
-    auto e = parse_history_line(line, subject, &problem);
-    if (!e) {
-      out.problems.push_back(origin + ": " + problem);
-      continue;
-    }
-    e->origin = origin;
-    out.events.push_back(std::move(*e));
-  }
-  return out;
+  return parse_history_lines<parsed_history>(
+      path, [&](const std::string& line, std::string* problem) { return parse_history_line(line, subject, problem); });
 }
 
 std::string to_string(fault_kind kind) {
@@ -345,7 +290,7 @@ class checker {
                             ? "tolerated:overlap"
                             : "overlap",
                         "two holders of '" + subject + "': " + describe(*longest) + " and " + describe(*h) +
-                            " overlap by " + ms(std::min(longest->end_ns, h->end_ns) - h->start_ns),
+                            " overlap by " + history_ms(std::min(longest->end_ns, h->end_ns) - h->start_ns),
                         std::min(longest->start_ns, h->start_ns), std::max(longest->end_ns, h->start_ns));
         }
         if (longest && h->start_ns >= longest->end_ns) {
@@ -421,7 +366,7 @@ class checker {
 
   std::string rel(std::int64_t ns) const {
     if (ns == forever) return "+inf";
-    return "+" + ms(ns - origin_ns_);
+    return "+" + history_ms(ns - origin_ns_);
   }
 
   std::string describe(const hold_interval& h) const {
@@ -514,7 +459,7 @@ std::string history_report::summary() const {
   out << "\n  faults:";
   for (auto& [kind, n] : faults) out << " " << kind << "=" << n;
   for (auto& [subject, gap] : longest_vacancy)
-    out << "\n  longest vacancy of '" << subject << "': " << ms(gap.length_ns()) << " after " << gap.before;
+    out << "\n  longest vacancy of '" << subject << "': " << history_ms(gap.length_ns()) << " after " << gap.before;
   out << "\n";
   for (auto& p : problems) out << "  PROBLEM " << p << "\n";
   for (auto& v : violations) out << "  VIOLATION [" << v.kind << "] " << v.description << "\n" << v.context;
@@ -528,7 +473,7 @@ std::string history_report::timeline() const {
   std::ostringstream out;
   for (auto& h : holds) {
     out << "  " << h.subject << "  " << h.member << " run " << h.run << " token " << h.token << "  ["
-        << ms(h.start_ns - origin) << ", " << (h.end_ns == forever ? std::string("+inf") : ms(h.end_ns - origin))
+        << history_ms(h.start_ns - origin) << ", " << (h.end_ns == forever ? std::string("+inf") : history_ms(h.end_ns - origin))
         << "]  " << h.end_cause << "\n";
   }
   return out.str();

@@ -31,10 +31,9 @@
 #include <string>
 #include <vector>
 
-namespace nominee::testing {
+#include "history_file.hpp"  // steady_now_ns, reading the files
 
-// steady_clock::now() in nanoseconds since its epoch: what history lines carry.
-std::int64_t steady_now_ns();
+namespace nominee::testing {
 
 enum class history_verb { started, exiting, acquired, released, acted, note };
 

@@ -10,15 +10,14 @@
 add_executable(nominee-contender ${CMAKE_CURRENT_LIST_DIR}/contender_main.cpp)
 target_link_libraries(nominee-contender PRIVATE nominee)
 
-# History parsing and the exclusivity checker; plain C++, no ZooKeeper, so
-# later fault suites (work keys) can reuse it.
-add_library(nominee_election_history STATIC ${CMAKE_CURRENT_LIST_DIR}/election_history.cpp)
-target_include_directories(nominee_election_history PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_compile_features(nominee_election_history PUBLIC cxx_std_20)
+# History parsing and the exclusivity checker (nominee_election_history;
+# plain C++, no ZooKeeper, so later fault suites can reuse it) and the
+# child-process plumbing (nominee_child_process).
+include(${CMAKE_CURRENT_LIST_DIR}/process_support.cmake)
 
 add_executable(election_churn_test ${CMAKE_CURRENT_LIST_DIR}/election_churn_test.cpp)
 target_link_libraries(election_churn_test PRIVATE
-  nominee_election_history nominee_test_support ZooKeeper::zookeeper_mt GTest::gtest_main)
+  nominee_election_history nominee_child_process nominee_test_support ZooKeeper::zookeeper_mt GTest::gtest_main)
 # The test starts the contender by path (NOMINEE_CONTENDER in the
 # environment overrides it, e.g. for an installed or sanitized build).
 target_compile_definitions(election_churn_test PRIVATE

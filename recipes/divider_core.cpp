@@ -151,27 +151,19 @@ void divider_core::release(std::string key, bool exclude, done_type done) {
     auto path = me.exclusion_path(key);
     if (!exclude) {
       me.link_.remove(path, any_version,
-                      me.on_strand([key, path, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
+                      me.on_strand([key, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
                         if (ec && ec != errc::no_node) return done(ec);
                         self.my_exclusions_.erase(key);
-                        {
-                          std::lock_guard lock(self.mutex_);
-                          self.exclusion_paths_.erase(path);
-                        }
                         done({});
                       }));
       return;
     }
     auto create = [key, path](divider_core& self, done_type finish) {
       self.link_.create(path, {}, {create_mode::ephemeral, {}, {}}, false,
-                        self.on_strand([key, path, finish = std::move(finish)](divider_core& s, std::error_code ec,
-                                                                               const created_node&) mutable {
+                        self.on_strand([key, finish = std::move(finish)](divider_core& s, std::error_code ec,
+                                                                         const created_node&) mutable {
                           if (ec && ec != errc::node_exists) return finish(ec);
                           s.my_exclusions_.insert(key);
-                          {
-                            std::lock_guard lock(s.mutex_);
-                            s.exclusion_paths_.insert(path);
-                          }
                           finish({});
                         }));
     };
@@ -297,11 +289,7 @@ void divider_core::on_keys_changed(const std::vector<std::string>& added, const 
   note_changes(table_.remove_keys(removed));
   // A removed key's exclusion has nothing left to exclude.
   for (auto& key : removed) {
-    if (!my_exclusions_.erase(key)) continue;
-    auto path = exclusion_path(key);
-    link_.remove_reliably(path);
-    std::lock_guard lock(mutex_);
-    exclusion_paths_.erase(path);
+    if (my_exclusions_.erase(key)) link_.remove_reliably(exclusion_path(key));
   }
   schedule_reconcile();
 }
@@ -523,10 +511,6 @@ void divider_core::took(const std::string& key, const stat& st) {
   state.since = std::chrono::system_clock::now();
   state.attempts = 0;
   owned_elsewhere_.erase(key);
-  {
-    std::lock_guard lock(mutex_);
-    node_paths_.insert(owner_path(key));
-  }
   if (!wants(key)) return delete_owner(key);  // no longer ours while the create was in flight
   {
     std::lock_guard lock(mutex_);
@@ -692,7 +676,6 @@ void divider_core::forget(const std::string& key) {
   std::lock_guard lock(mutex_);
   assigned_.erase(key);
   stopping_.erase(key);
-  node_paths_.erase(owner_path(key));
 }
 
 // --- session, flush, cancel -----------------------------------------------------
@@ -732,12 +715,7 @@ void divider_core::on_session_event(const session_event& e) {
         else if (st.at != phase::stopping)
           forget(key);
       }
-      {
-        std::lock_guard lock(mutex_);
-        node_paths_.clear();
-        exclusion_paths_.clear();
-      }
-      my_exclusions_.clear();
+      my_exclusions_.clear();  // ephemeral: gone with the session
       if (e.state == session_state::expired) joined_ = false;  // group_member rejoins on the next session
       break;
     }
@@ -797,10 +775,6 @@ void divider_core::check_waiters() {
   if (cancelling_ && held_.empty()) {
     for (auto& key : my_exclusions_) link_.remove_reliably(exclusion_path(key));
     my_exclusions_.clear();
-    {
-      std::lock_guard lock(mutex_);
-      exclusion_paths_.clear();
-    }
     cancelling_ = false;
     started_ = false;
     joined_ = false;
@@ -940,11 +914,10 @@ void divider_core::close() {
   keys_view_.reset();
   members_view_.reset();
   member_.reset();  // deletes our member node
-  std::lock_guard lock(mutex_);
-  for (auto& path : node_paths_) link_.remove_reliably(path);
-  for (auto& path : exclusion_paths_) link_.remove_reliably(path);
-  node_paths_.clear();
-  exclusion_paths_.clear();
+  // Owner nodes of our live session, and our exclusions, go at once.
+  for (auto& [key, st] : held_)
+    if (st.node_session != 0 && st.node_session == link_.session_id()) link_.remove_reliably(owner_path(key));
+  for (auto& key : my_exclusions_) link_.remove_reliably(exclusion_path(key));
 }
 
 }  // namespace nominee::detail

@@ -43,7 +43,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   using done_type = completion<std::error_code>;
 
   divider_core(session& s, divider_options options, divider::callbacks cb, std::string base);
-  // Closes the gate: no callback runs after this returns; our nodes go.
+  // Closes the gate: no callback runs after this returns, so the strand
+  // state is ours to read; our nodes go.
   void close();
 
   const boost::asio::any_io_executor& executor() const { return executor_; }
@@ -182,8 +183,6 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   std::set<std::string> assigned_;
   std::set<std::string> stopping_;
   std::set<std::string> timed_out_;  // handed over unconfirmed: a late confirm is fine
-  std::set<std::string> node_paths_;  // owner nodes we hold, for close()
-  std::set<std::string> exclusion_paths_;
   divider_status status_;
   std::int64_t affinity_;
 };

@@ -75,6 +75,7 @@
 #include <nominee/session.hpp>
 
 #include "assignment.hpp"  // recipes/: the library's own owner_of
+#include "bench_stats.hpp"
 #include "zookeeper_launcher.hpp"
 
 extern char** environ;
@@ -82,17 +83,11 @@ extern char** environ;
 namespace {
 
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
-
-double ms_between(clock_type::time_point a, clock_type::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string fixed(double v, int digits = 2) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
+using nominee::bench::clock_type;
+using nominee::bench::fixed;
+using nominee::bench::ms_between;
+using nominee::bench::summarize;
+using nominee::bench::summary;
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
@@ -105,18 +100,6 @@ std::string json_string(std::string_view s) {
     out += c;
   }
   return out + "\"";
-}
-
-struct summary {
-  double p50 = 0, p99 = 0, max = 0, min = 0;
-  std::size_t count = 0;
-};
-
-summary summarize(std::vector<double> v) {
-  if (v.empty()) return {};
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))]; };
-  return {at(0.50), at(0.99), v.back(), v.front(), v.size()};
 }
 
 std::string summary_json(const summary& s, int digits = 2) {

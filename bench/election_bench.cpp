@@ -45,6 +45,7 @@
 #include <nominee/log.hpp>
 #include <nominee/session.hpp>
 
+#include "bench_stats.hpp"
 #include "zookeeper_launcher.hpp"
 
 extern char** environ;
@@ -52,30 +53,12 @@ extern char** environ;
 namespace {
 
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
+using nominee::bench::clock_type;
+using nominee::bench::fixed;
+using nominee::bench::ms_between;
+using nominee::bench::summarize;
+using nominee::bench::summary;
 namespace fs = std::filesystem;
-
-struct summary {
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, min_ms = 0;
-  std::size_t count = 0;
-};
-
-summary summarize(std::vector<double> ms) {
-  if (ms.empty()) return {};
-  std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * ms.size()))]; };
-  return {at(0.50), at(0.90), at(0.99), ms.back(), ms.front(), ms.size()};
-}
-
-double ms_between(clock_type::time_point a, clock_type::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string fixed(double v, int digits = 3) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 
 bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
   auto deadline = clock_type::now() + timeout;
@@ -298,8 +281,8 @@ takeover_result measure_takeover(const std::string& hosts, int repeats, std::chr
 
 std::string handoff_json(int candidates, const summary& s) {
   return "{\"candidates\": " + std::to_string(candidates) + ", \"count\": " + std::to_string(s.count) +
-         ", \"p50_ms\": " + fixed(s.p50_ms) + ", \"p90_ms\": " + fixed(s.p90_ms) + ", \"p99_ms\": " + fixed(s.p99_ms) +
-         ", \"max_ms\": " + fixed(s.max_ms) + ", \"min_ms\": " + fixed(s.min_ms) + "}";
+         ", \"p50_ms\": " + fixed(s.p50) + ", \"p90_ms\": " + fixed(s.p90) + ", \"p99_ms\": " + fixed(s.p99) +
+         ", \"max_ms\": " + fixed(s.max) + ", \"min_ms\": " + fixed(s.min) + "}";
 }
 
 std::string list_json(const std::vector<double>& values, double minus = 0) {
@@ -369,7 +352,7 @@ int main(int argc, char** argv) {
     out << "], \"takeover_after_kill\": {\"session_timeout_ms\": " << takeover.session_timeout.count()
         << ", \"repeats\": " << take.count << ", \"takeover_ms\": " << list_json(takeover.takeover_ms)
         << ", \"takeover_minus_session_timeout_ms\": " << list_json(takeover.takeover_ms, timeout_ms)
-        << ", \"p50_ms\": " << fixed(take.p50_ms, 1) << ", \"max_ms\": " << fixed(take.max_ms, 1) << "}}";
+        << ", \"p50_ms\": " << fixed(take.p50, 1) << ", \"max_ms\": " << fixed(take.max, 1) << "}}";
     if (ensemble) {
       out << ", \"ensemble\": {\"servers\": 3, \"handoff\": [";
       for (std::size_t i = 0; i < replicated.size(); ++i)
@@ -379,13 +362,13 @@ int main(int argc, char** argv) {
     // Goals: the worst case over the candidate counts measured.
     double handoff_p50 = 0, handoff_p99 = 0, ensemble_p50 = 0;
     for (auto& [n, s] : standalone) {
-      handoff_p50 = std::max(handoff_p50, s.p50_ms);
-      handoff_p99 = std::max(handoff_p99, s.p99_ms);
+      handoff_p50 = std::max(handoff_p50, s.p50);
+      handoff_p99 = std::max(handoff_p99, s.p99);
     }
-    for (auto& [n, s] : replicated) ensemble_p50 = std::max(ensemble_p50, s.p50_ms);
+    for (auto& [n, s] : replicated) ensemble_p50 = std::max(ensemble_p50, s.p50);
     out << ", \"goals\": {" << goal_json("standalone_handoff_p50", 1.5, handoff_p50) << ", "
         << goal_json("standalone_handoff_p99", 5.0, handoff_p99) << ", "
-        << goal_json("takeover_minus_session_timeout_max", 50.0, take.max_ms - timeout_ms);
+        << goal_json("takeover_minus_session_timeout_max", 50.0, take.max - timeout_ms);
     if (ensemble) out << ", " << goal_json("ensemble_handoff_p50", 4.0, ensemble_p50);
     out << "}}\n";
     std::cout << out.str();

@@ -81,36 +81,14 @@ class divider_checker {
   divider_checker(std::vector<divider_event> events, const std::vector<fault>& faults,
                   const divider_check_options& options)
       : events_(std::move(events)), faults_(faults), options_(options) {
-    // One member id's lines come from one file, in time order (its processes
-    // ran one after another); keep that order, members apart.
-    std::stable_sort(events_.begin(), events_.end(), [](const divider_event& a, const divider_event& b) {
-      return std::tie(a.member, a.at_ns) < std::tie(b.member, b.at_ns);
-    });
-    std::sort(faults_.begin(), faults_.end(), [](const fault& a, const fault& b) { return a.at_ns < b.at_ns; });
-    origin_ns_ = forever;
-    last_ns_ = 0;
-    for (auto& e : events_) {
-      origin_ns_ = std::min(origin_ns_, e.at_ns);
-      last_ns_ = std::max(last_ns_, e.at_ns);
-    }
-    for (auto& f : faults_) {
-      origin_ns_ = std::min(origin_ns_, f.at_ns);
-      last_ns_ = std::max(last_ns_, f.at_ns);
-    }
-    if (origin_ns_ == forever) origin_ns_ = 0;
+    frame_history(events_, faults_, origin_ns_, last_ns_);
   }
 
   divider_report run() {
     report_.events = events_.size();
     report_.origin_ns = origin_ns_;
     for (auto& f : faults_) report_.faults[to_string(f.kind)]++;
-    std::size_t i = 0;
-    while (i < events_.size()) {
-      std::size_t j = i;
-      while (j < events_.size() && events_[j].member == events_[i].member) ++j;
-      replay_member(i, j);
-      i = j;
-    }
+    for_each_member_run(events_, [this](std::size_t first, std::size_t end) { replay_member(first, end); });
     std::sort(report_.intervals.begin(), report_.intervals.end(),
               [](const ownership_interval& a, const ownership_interval& b) {
                 return std::tie(a.start_ns, a.key) < std::tie(b.start_ns, b.key);

@@ -108,35 +108,14 @@ class checker {
  public:
   checker(std::vector<history_event> events, const std::vector<fault>& faults, const history_check_options& options)
       : events_(std::move(events)), faults_(faults), options_(options) {
-    // Per member, file order is time order; keep it stable across members.
-    std::stable_sort(events_.begin(), events_.end(), [](const history_event& a, const history_event& b) {
-      return std::tie(a.member, a.at_ns) < std::tie(b.member, b.at_ns);
-    });
-    std::sort(faults_.begin(), faults_.end(), [](const fault& a, const fault& b) { return a.at_ns < b.at_ns; });
-    origin_ns_ = forever;
-    last_ns_ = 0;
-    for (auto& e : events_) {
-      origin_ns_ = std::min(origin_ns_, e.at_ns);
-      last_ns_ = std::max(last_ns_, e.at_ns);
-    }
-    for (auto& f : faults_) {
-      origin_ns_ = std::min(origin_ns_, f.at_ns);
-      last_ns_ = std::max(last_ns_, f.at_ns);
-    }
-    if (origin_ns_ == forever) origin_ns_ = 0;
+    frame_history(events_, faults_, origin_ns_, last_ns_);
   }
 
   history_report run() {
     report_.events = events_.size();
     report_.origin_ns = origin_ns_;
     for (auto& f : faults_) report_.faults[to_string(f.kind)]++;
-    std::size_t i = 0;
-    while (i < events_.size()) {
-      std::size_t j = i;
-      while (j < events_.size() && events_[j].member == events_[i].member) ++j;
-      replay_member(i, j);
-      i = j;
-    }
+    for_each_member_run(events_, [this](std::size_t first, std::size_t end) { replay_member(first, end); });
     cut_at_stops();
     std::sort(report_.holds.begin(), report_.holds.end(),
               [](const hold_interval& a, const hold_interval& b) { return a.start_ns < b.start_ns; });

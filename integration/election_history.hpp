@@ -23,12 +23,15 @@
 // killed while holding cannot write `revoked`: its hold ends at the kill. A
 // stopped process cannot act: its hold ends at the stop at the latest when
 // it is resumed later (its `act` lines after the resume are still checked).
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "history_file.hpp"  // steady_now_ns, reading the files
@@ -84,6 +87,41 @@ class fault_log {
   mutable std::mutex mutex_;
   std::vector<fault> faults_;
 };
+
+// What both checkers start from: each member's events together, in its
+// file's order (which is time order: its processes ran one after another),
+// the faults in time order, and the span [origin_ns, last_ns] they cover.
+template <class Event>
+void frame_history(std::vector<Event>& events, std::vector<fault>& faults, std::int64_t& origin_ns,
+                   std::int64_t& last_ns) {
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return std::tie(a.member, a.at_ns) < std::tie(b.member, b.at_ns);
+  });
+  std::sort(faults.begin(), faults.end(), [](const fault& a, const fault& b) { return a.at_ns < b.at_ns; });
+  origin_ns = std::numeric_limits<std::int64_t>::max();
+  last_ns = 0;
+  for (auto& e : events) {
+    origin_ns = std::min(origin_ns, e.at_ns);
+    last_ns = std::max(last_ns, e.at_ns);
+  }
+  for (auto& f : faults) {
+    origin_ns = std::min(origin_ns, f.at_ns);
+    last_ns = std::max(last_ns, f.at_ns);
+  }
+  if (origin_ns == std::numeric_limits<std::int64_t>::max()) origin_ns = 0;
+}
+
+// Calls visit(first, end) for each member's run of framed events.
+template <class Event, class Visit>
+void for_each_member_run(const std::vector<Event>& events, Visit visit) {
+  std::size_t i = 0;
+  while (i < events.size()) {
+    std::size_t j = i;
+    while (j < events.size() && events[j].member == events[i].member) ++j;
+    visit(i, j);
+    i = j;
+  }
+}
 
 // One member holding one subject, from `acquired` until it ended.
 struct hold_interval {

@@ -377,22 +377,8 @@ class divider_checker {
       if (!about_key && !about_member) continue;
       lines.emplace_back(e.at_ns, rel(e.at_ns) + "  " + e.line + "  (" + e.origin + ")");
     }
-    for (auto& f : faults_) {
-      if (f.at_ns < lo || f.at_ns > hi) continue;
-      lines.emplace_back(f.at_ns, rel(f.at_ns) + "  FAULT " + to_string(f.kind) + " " + f.member +
-                                      (f.detail.empty() ? "" : " (" + f.detail + ")"));
-    }
-    std::stable_sort(lines.begin(), lines.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    auto centre = from / 2 + to / 2;
-    while (lines.size() > options_.max_context_lines) {
-      if (centre - lines.front().first > lines.back().first - centre)
-        lines.erase(lines.begin());
-      else
-        lines.pop_back();
-    }
-    std::string out;
-    for (auto& [at, text] : lines) out += "    " + text + "\n";
-    return out;
+    return render_context(std::move(lines), faults_, lo, hi, from, to, options_.max_context_lines,
+                          [this](std::int64_t ns) { return rel(ns); });
   }
 
   std::vector<divider_event> events_;

@@ -61,6 +61,28 @@ parsed_history parse_history_file(const std::filesystem::path& path, const std::
       path, [&](const std::string& line, std::string* problem) { return parse_history_line(line, subject, problem); });
 }
 
+std::string render_context(std::vector<std::pair<std::int64_t, std::string>> lines, const std::vector<fault>& faults,
+                           std::int64_t lo, std::int64_t hi, std::int64_t from, std::int64_t to, std::size_t max_lines,
+                           const std::function<std::string(std::int64_t)>& rel) {
+  for (auto& f : faults) {
+    if (f.at_ns < lo || f.at_ns > hi) continue;
+    lines.emplace_back(f.at_ns, rel(f.at_ns) + "  FAULT " + to_string(f.kind) + " " + f.member +
+                                    (f.detail.empty() ? "" : " (" + f.detail + ")"));
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  // Too many: keep the ones nearest the violation.
+  auto centre = from / 2 + to / 2;
+  while (lines.size() > max_lines) {
+    if (centre - lines.front().first > lines.back().first - centre)
+      lines.erase(lines.begin());
+    else
+      lines.pop_back();
+  }
+  std::string out;
+  for (auto& [at, text] : lines) out += "    " + text + "\n";
+  return out;
+}
+
 std::string to_string(fault_kind kind) {
   switch (kind) {
     case fault_kind::kill: return "kill";
@@ -378,23 +400,8 @@ class checker {
       lines.emplace_back(e.at_ns, rel(e.at_ns) + "  " + e.line + "  (" + e.origin + ")" +
                                        (&e == highlight ? "  <== here" : ""));
     }
-    for (auto& f : faults_) {
-      if (f.at_ns < lo || f.at_ns > hi) continue;
-      lines.emplace_back(f.at_ns, rel(f.at_ns) + "  FAULT " + to_string(f.kind) + " " + f.member +
-                                      (f.detail.empty() ? "" : " (" + f.detail + ")"));
-    }
-    std::stable_sort(lines.begin(), lines.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    // Too many: keep the ones nearest the violation.
-    auto centre = from / 2 + to / 2;
-    while (lines.size() > options_.max_context_lines) {
-      if (centre - lines.front().first > lines.back().first - centre)
-        lines.erase(lines.begin());
-      else
-        lines.pop_back();
-    }
-    std::string out;
-    for (auto& [at, text] : lines) out += "    " + text + "\n";
-    return out;
+    return render_context(std::move(lines), faults_, lo, hi, from, to, options_.max_context_lines,
+                          [this](std::int64_t ns) { return rel(ns); });
   }
 
   std::vector<history_event> events_;

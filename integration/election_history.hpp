@@ -26,11 +26,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <tuple>
 #include <vector>
 
@@ -110,6 +112,13 @@ void frame_history(std::vector<Event>& events, std::vector<fault>& faults, std::
   }
   if (origin_ns == std::numeric_limits<std::int64_t>::max()) origin_ns = 0;
 }
+
+// The evidence printed with a violation: `lines` (time, text) about it,
+// plus the faults in [lo, hi], in time order; when there are more than
+// max_lines, the ones nearest the middle of [from, to]. rel() prints a time.
+std::string render_context(std::vector<std::pair<std::int64_t, std::string>> lines, const std::vector<fault>& faults,
+                           std::int64_t lo, std::int64_t hi, std::int64_t from, std::int64_t to, std::size_t max_lines,
+                           const std::function<std::string(std::int64_t)>& rel);
 
 // Calls visit(first, end) for each member's run of framed events.
 template <class Event, class Visit>

@@ -4,7 +4,21 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include "zookeeper_handle.hpp"
+
 namespace nominee::testing {
+
+namespace {
+// Every session a test opened is closed by the end: the leak check LSan
+// cannot make for us, since it ignores the C client's allocations.
+class every_handle_closed : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    EXPECT_EQ(detail::zookeeper_handles_open(), 0) << "ZooKeeper handles left open at the end of the tests";
+  }
+};
+[[maybe_unused]] auto* const registered = ::testing::AddGlobalTestEnvironment(new every_handle_closed);
+}  // namespace
 
 zookeeper_cluster& shared_zookeeper() {
   static std::unique_ptr<zookeeper_cluster> cluster;

@@ -1,6 +1,7 @@
 #include "zookeeper_handle.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <mutex>
@@ -89,6 +90,12 @@ void session_watcher(zhandle_t* zh, int type, int state, const char*, void*) {
 
 }  // namespace
 
+namespace {
+std::atomic<int> open_handles{0};
+}  // namespace
+
+int zookeeper_handles_open() noexcept { return open_handles.load(); }
+
 zookeeper_handle::zookeeper_handle(const session_options& options, std::uint64_t generation,
                                    std::weak_ptr<session_core> core)
     : generation_(generation),
@@ -105,6 +112,7 @@ zookeeper_handle::zookeeper_handle(const session_options& options, std::uint64_t
     throw error(std::error_code(err, std::generic_category()),
                 describe("ZooKeeper client refused hosts", options.hosts));
   }
+  open_handles.fetch_add(1);
   if (!options.digest.empty()) {
     // The client keeps the credentials and sends them again on every reconnect.
     int rc = zoo_add_auth(zh_, "digest", options.digest.data(), static_cast<int>(options.digest.size()), nullptr,
@@ -136,7 +144,10 @@ void zookeeper_handle::close() {
     closing_ = true;
     drained_.wait_for(lock, drain_limit_, [this] { return calls_.empty(); });
   }
-  if (zh_) zookeeper_close(zh_);
+  if (zh_) {
+    zookeeper_close(zh_);
+    open_handles.fetch_sub(1);
+  }
   zh_ = nullptr;
   {
     // The client's threads are gone: nothing answers these any more.

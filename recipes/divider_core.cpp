@@ -310,6 +310,12 @@ void divider_core::on_exclusions(const std::vector<std::string>& names) {
 
 void divider_core::note_changes(const std::vector<assignment_table::change>& changes) {
   for (auto& c : changes) {
+    if (c.before) {
+      auto it = keys_per_member_.find(*c.before);
+      if (it != keys_per_member_.end() && --it->second == 0) keys_per_member_.erase(it);
+    }
+    if (c.after) ++keys_per_member_[*c.after];
+    if (c.before && c.after) ++keys_moved_;
     if (c.after == options_.member_id)
       mine_.insert(c.key);
     else if (c.before == options_.member_id)
@@ -525,6 +531,7 @@ void divider_core::begin_stop(const std::string& key, stop_reason reason) {
   auto& st = held_.at(key);
   st.at = phase::stopping;
   st.reason = reason;
+  st.stop_began = std::chrono::steady_clock::now();
   auto generation = st.generation;
   st.stop_timer = std::make_shared<asio::steady_timer>(strand_);
   st.stop_timer->expires_after(options_.stop_timeout);
@@ -556,6 +563,7 @@ void divider_core::on_stop_timeout(const std::string& key, std::uint64_t generat
   {
     std::lock_guard lock(mutex_);
     if (stopping_.erase(key)) timed_out_.insert(key);
+    ++status_.stop_timeouts;
   }
   on_confirmed(key, true);
 }
@@ -566,6 +574,10 @@ void divider_core::on_confirmed(const std::string& key, bool timed_out) {
   auto& st = it->second;
   if (st.stop_timer) st.stop_timer->cancel();
   st.stop_timer.reset();
+  if (!timed_out) {
+    std::lock_guard lock(mutex_);
+    status_.stop_confirm_latency.record(std::chrono::steady_clock::now() - st.stop_began);
+  }
   if (st.node_session == 0 || st.node_session != link_.session_id()) {
     // The node went with its session: nothing to hand over.
     forget(key);
@@ -882,7 +894,10 @@ void divider_core::publish() {
   if (members_view_) {
     auto members = members_view_->members();
     s.members = members.size();
+    for (auto& [id, m] : members) s.shares[id] = member_share{m.affinity, m.endpoint, 0};
   }
+  for (auto& [id, count] : keys_per_member_) s.shares[id].keys = count;
+  s.keys_moved = keys_moved_;
   s.members_with_work = table_.eligible_members();
   s.keys = table_.size();
   s.no_eligible_member = s.keys > 0 && s.members_with_work == 0;
@@ -895,6 +910,8 @@ void divider_core::publish() {
   s.rebalances = status_.rebalances;
   s.starts = status_.starts;
   s.stops = status_.stops;
+  s.stop_timeouts = status_.stop_timeouts;
+  s.stop_confirm_latency = status_.stop_confirm_latency;
   status_ = s;
 }
 

@@ -74,6 +74,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
     stop_reason reason = stop_reason::moved;
     int attempts = 0;
     std::shared_ptr<boost::asio::steady_timer> stop_timer;
+    std::chrono::steady_clock::time_point stop_began;
   };
 
   template <class F>
@@ -161,6 +162,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool joining_ = false;
   bool letting_go_now_ = false;
   std::set<std::string> mine_;  // our keys by the assignment (table_.keys_of(us), kept incrementally)
+  std::map<std::string, std::size_t> keys_per_member_;  // by the assignment, kept incrementally
+  std::uint64_t keys_moved_ = 0;
   bool flushing_ = false;
   bool cancelling_ = false;
   bool connected_ = false;

@@ -47,6 +47,7 @@ session_state session::state() const { return core_->state(); }
 std::int64_t session::session_id() const { return core_->session_id(); }
 std::string session::session_password() const { return core_->session_password(); }
 std::chrono::milliseconds session::negotiated_timeout() const { return core_->negotiated_timeout(); }
+session_statistics session::statistics() const { return core_->statistics(); }
 std::string session::current_server() const { return core_->current_server(); }
 session::listener_id session::add_listener(listener on_event) { return core_->add_listener(std::move(on_event)); }
 void session::remove_listener(listener_id id) { core_->remove_listener(id); }

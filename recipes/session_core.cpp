@@ -88,6 +88,17 @@ bool session_core::closed() const {
   return closed_;
 }
 
+session_statistics session_core::statistics() const {
+  std::lock_guard lock(statistics_mutex_);
+  return statistics_;
+}
+
+void session_core::record_operation(std::chrono::nanoseconds elapsed, bool failed) {
+  std::lock_guard lock(statistics_mutex_);
+  statistics_.operations.record(elapsed);
+  if (failed) ++statistics_.failed;
+}
+
 std::shared_ptr<zookeeper_handle> session_core::current_handle() const {
   std::lock_guard lock(mutex_);
   return handle_;

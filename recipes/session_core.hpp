@@ -55,6 +55,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::chrono::milliseconds negotiated_timeout() const;
   std::string current_server() const;
   bool closed() const;
+  session_statistics statistics() const;
+  void record_operation(std::chrono::nanoseconds elapsed, bool failed);
 
   session::listener_id add_listener(session::listener on_event);
   void remove_listener(session::listener_id id);
@@ -109,6 +111,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::mt19937_64 random_{std::random_device{}()};
 
   mutable std::mutex mutex_;
+  mutable std::mutex statistics_mutex_;  // apart: every operation takes it
+  session_statistics statistics_;
   std::shared_ptr<zookeeper_handle> handle_;
   std::uint64_t generation_ = 0;
   session_state state_ = session_state::connecting;

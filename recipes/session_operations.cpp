@@ -43,7 +43,8 @@ class request : public std::enable_shared_from_this<request> {
   explicit request(const std::shared_ptr<session_core>& core)
       : core_(core),
         strand_(core->strand()),
-        deadline_(clock::now() + core->options().operation_timeout),
+        started_(clock::now()),
+        deadline_(started_ + core->options().operation_timeout),
         deadline_timer_(strand_),
         retry_timer_(strand_) {}
   virtual ~request() = default;
@@ -91,19 +92,21 @@ class request : public std::enable_shared_from_this<request> {
   void retry_or_fail(std::error_code ec, bool sent);
   void fail(std::error_code ec) {
     if (done_) return;
-    finish();
+    finish(true);
     report_failure(ec);
   }
   // Marks the request complete; later replies and timers are ignored.
-  void finish() {
+  void finish(bool failed = false) {
     done_ = true;
     deadline_timer_.cancel();
     retry_timer_.cancel();
+    if (auto c = core()) c->record_operation(clock::now() - started_, failed);
   }
 
  private:
   std::weak_ptr<session_core> core_;
   session_core::strand_type strand_;
+  clock::time_point started_;
   clock::time_point deadline_;
   asio::steady_timer deadline_timer_;
   asio::steady_timer retry_timer_;

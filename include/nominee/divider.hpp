@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -29,6 +30,7 @@
 
 #include <nominee/detail/completion.hpp>
 #include <nominee/detail/use_future.hpp>
+#include <nominee/latency_histogram.hpp>
 #include <nominee/session.hpp>
 
 namespace nominee {
@@ -81,6 +83,13 @@ struct divider_options {
   std::chrono::milliseconds fetch_interval{10000};
 };
 
+// One member of the prefix, as this member's assignment sees it.
+struct member_share {
+  std::int64_t affinity = 0;
+  std::string endpoint;
+  std::size_t keys = 0;  // keys the assignment gives it
+};
+
 struct divider_status {
   bool started = false;
   bool flushing = false;
@@ -94,6 +103,10 @@ struct divider_status {
   std::uint64_t rebalances = 0;       // assignment recomputations that changed our set
   std::uint64_t starts = 0;
   std::uint64_t stops = 0;
+  std::uint64_t keys_moved = 0;       // keys the assignment moved from one member to another
+  std::uint64_t stop_timeouts = 0;    // stops not confirmed within stop_timeout
+  latency_histogram stop_confirm_latency;  // on_stop to confirm_stop
+  std::map<std::string, member_share> shares;  // by member id
 };
 
 namespace detail {

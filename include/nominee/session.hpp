@@ -35,6 +35,7 @@
 #include <nominee/operations.hpp>
 #include <nominee/session_options.hpp>
 #include <nominee/session_state.hpp>
+#include <nominee/session_statistics.hpp>
 #include <nominee/stat.hpp>
 #include <nominee/watch_event.hpp>
 
@@ -77,6 +78,8 @@ class session {
   std::chrono::milliseconds negotiated_timeout() const;
   // "host:port" of the server this session is connected to, or "".
   std::string current_server() const;
+  // Latency and failures of every operation so far (a snapshot).
+  session_statistics statistics() const;
 
   // Listeners are called in order, on the session's executor, for every
   // state change from now on.

@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev    # member and candidate data (JSON), parsed inside recipes/ only
   libgtest-dev libgmock-dev libbenchmark-dev
   docker-compose        # only to validate docker-compose.yml (no engine needed)
+  chromium              # the dashboard test renders the status page headless
+  wrk                   # the status endpoint's load benchmark
 )
 
 missing=()

@@ -1,0 +1,226 @@
+#include "worker.hpp"
+
+#include <unistd.h>
+
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <nominee/divider.hpp>
+#include <nominee/election.hpp>
+#include <nominee/key_names.hpp>
+#include <nominee/log.hpp>
+#include <nominee/session.hpp>
+
+#include "history_file.hpp"
+#include "key_records.hpp"
+
+namespace nominee::worker {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// History lines are words: a key with white space in it is written with '_'.
+std::string word(std::string text) {
+  for (auto& c : text)
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = '_';
+  return text.empty() ? std::string("-") : text;
+}
+
+std::string join_keys(const std::vector<std::string>& keys) {
+  std::ostringstream out;
+  for (std::size_t i = 0; i < keys.size(); ++i) out << (i ? " " : "") << keys[i];
+  return out.str();
+}
+
+}  // namespace
+
+class worker::impl : public std::enable_shared_from_this<impl> {
+ public:
+  impl(asio::io_context& io, worker_options options)
+      : io_(io), options_(std::move(options)), print_timer_(io), join_timer_(io) {
+    if (!options_.history.empty())
+      history_.emplace(options_.history, options_.name, "nominee-worker");
+    note("started pid=" + std::to_string(::getpid()) + " affinity=" + std::to_string(options_.affinity));
+
+    session_options s;
+    s.hosts = options_.hosts;
+    s.session_timeout = options_.session_timeout;
+    s.digest = options_.digest;
+    session_ = std::make_unique<session>(io_.get_executor(), s);
+    session_->add_listener([this](const session_event& e) {
+      note("session " + std::string(to_string(e.state)));
+      std::cout << "[" << options_.name << "] session " << to_string(e.state) << std::endl;
+    });
+
+    records_ = std::make_unique<key_records>(
+        *session_, records_dir(), options_.name, options_.tick,
+        key_records::observer{
+            [this](const std::string& key, std::int64_t value, std::int64_t token) {
+              note("write " + word(key) + " " + std::to_string(value) + " " + std::to_string(token));
+            },
+            [this](const std::string& key, std::int64_t token, std::int64_t newer) {
+              note("refused " + word(key) + " " + std::to_string(token) + " " + std::to_string(newer));
+            }});
+
+    election_options e;
+    e.root = options_.root;
+    e.role = options_.role;
+    e.member_id = options_.name;
+    e.endpoint = endpoint();
+    candidate_ = std::make_unique<candidate>(
+        *session_, e,
+        candidate::callbacks{
+            [this](const term& t) {
+              note("elected " + options_.role + " " + std::to_string(t.token));
+              std::cout << "[" << options_.name << "] holds " << options_.role << " (token " << t.token << ")"
+                        << std::endl;
+            },
+            [this](revoke_reason why) { note("revoked " + options_.role + " " + std::string(to_string(why))); }});
+
+    divider_options d;
+    d.root = options_.root;
+    d.prefix = options_.prefix;
+    d.member_id = options_.name;
+    d.affinity = options_.affinity;
+    d.endpoint = endpoint();
+    divider_ = std::make_unique<divider>(
+        *session_, d,
+        divider::callbacks{[this](const key_lease& lease) {
+                             note("start " + word(lease.key) + " " + std::to_string(lease.token));
+                             records_->start(lease);
+                           },
+                           [this](const std::string& key, stop_reason why) { on_stop(key, why); }});
+  }
+
+  void start() {
+    try_join();
+    print_soon();
+  }
+
+  bool shutdown() {
+    note("leaving");
+    {
+      std::lock_guard lock(mutex_);
+      leaving_ = true;
+    }
+    print_timer_.cancel();
+    join_timer_.cancel();
+    auto flushed = divider_->async_flush_and_cancel(asio::use_future);
+    std::string outcome = "ok";
+    if (flushed.wait_for(options_.session_timeout * 3) != std::future_status::ready) {
+      outcome = "timeout";
+    } else {
+      try {
+        flushed.get();
+      } catch (const std::exception& e) {
+        outcome = word(e.what());
+      }
+    }
+    note("exiting flush=" + outcome);
+    {
+      std::lock_guard lock(mutex_);
+      confirms_open_ = false;  // a late on_stop's confirm has nowhere to go
+    }
+    candidate_.reset();
+    records_->close();
+    divider_.reset();
+    session_->close();
+    print_keys(true);
+    return outcome == "ok";
+  }
+
+  std::string status_url() const { return {}; }
+
+ private:
+  std::string endpoint() const { return "pid:" + std::to_string(::getpid()); }
+  std::string records_dir() const {
+    return (options_.root == "/" ? std::string() : options_.root) + "/records/" + key_node_name(options_.prefix);
+  }
+
+  void note(const std::string& words) {
+    if (history_) history_->write(words);
+  }
+
+  void on_stop(const std::string& key, stop_reason why) {
+    note("stop " + word(key) + " " + std::string(to_string(why)));
+    // Confirm once no record write of ours for the key is in flight: from
+    // then on only the next owner writes it.
+    records_->stop(key, [weak = weak_from_this(), key] {
+      auto self = weak.lock();
+      if (!self) return;
+      std::lock_guard lock(self->mutex_);
+      if (!self->confirms_open_) return;
+      self->note("confirm " + word(key));
+      self->divider_->confirm_stop(key);
+    });
+  }
+
+  // A restarted worker's name may still be held by its killed predecessor's
+  // session until the server expires it: retry the join until it is free.
+  void try_join() {
+    divider_->async_start([weak = weak_from_this()](std::error_code ec) {
+      auto self = weak.lock();
+      if (!self) return;
+      std::lock_guard lock(self->mutex_);
+      if (self->leaving_) return;
+      if (!ec) {
+        self->note("joined");
+        std::cout << "[" << self->options_.name << "] joined " << self->options_.prefix << std::endl;
+        return;
+      }
+      self->note("join_failed " + word(ec.message()));
+      std::cerr << "[" << self->options_.name << "] join failed (" << ec.message() << "); retrying" << std::endl;
+      self->join_timer_.expires_after(500ms);
+      self->join_timer_.async_wait([weak](const std::error_code& e) {
+        if (auto me = weak.lock(); me && !e) me->try_join();
+      });
+    });
+  }
+
+  void print_soon() {
+    print_timer_.expires_after(options_.print_interval);
+    print_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      self->print_keys(false);
+      self->print_soon();
+    });
+  }
+
+  void print_keys(bool final) {
+    if (options_.quiet && !final) return;
+    auto keys = records_->keys();
+    std::cout << "[" << options_.name << "] " << (final ? "left; " : "") << keys.size() << " keys: " << join_keys(keys)
+              << std::endl;
+  }
+
+  asio::io_context& io_;
+  worker_options options_;
+  std::optional<testing::history_writer> history_;
+  std::unique_ptr<session> session_;
+  std::unique_ptr<key_records> records_;
+  std::unique_ptr<candidate> candidate_;
+  std::unique_ptr<divider> divider_;
+  asio::steady_timer print_timer_;
+  asio::steady_timer join_timer_;
+  std::mutex mutex_;
+  bool leaving_ = false;
+  bool confirms_open_ = true;
+};
+
+worker::worker(asio::io_context& io, worker_options options)
+    : impl_(std::make_shared<impl>(io, std::move(options))) {}
+worker::~worker() = default;
+void worker::start() { impl_->start(); }
+bool worker::shutdown() { return impl_->shutdown(); }
+std::string worker::status_url() const { return impl_->status_url(); }
+
+}  // namespace nominee::worker

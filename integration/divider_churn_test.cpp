@@ -41,6 +41,7 @@
 #include "child_process.hpp"
 #include "divider_history.hpp"
 #include "key_codec.hpp"
+#include "owner_nodes.hpp"
 #include "test_support.hpp"
 #include "work_keys.hpp"
 
@@ -181,38 +182,7 @@ class DividerChurnTest : public ::testing::Test {
   }
 
   // key -> the member id in its owner node's data, from ZooKeeper.
-  std::map<std::string, std::string> owner_nodes() {
-    auto base = detail::work_base(root_, prefix_) + "/owners";
-    std::map<std::string, std::string> out;
-    std::vector<std::string> shards;
-    try {
-      auto listed = watcher_->async_get_children(base, boost::asio::use_future);
-      shards = get_within(listed).names;
-    } catch (const error& e) {
-      if (e.code() == errc::no_node) return out;
-      throw;
-    }
-    for (auto& shard : shards) {
-      std::vector<std::string> names;
-      try {
-        auto listed = watcher_->async_get_children(base + "/" + shard, boost::asio::use_future);
-        names = get_within(listed).names;
-      } catch (const error& e) {
-        if (e.code() == errc::no_node) continue;
-        throw;
-      }
-      for (auto& name : names) {
-        try {
-          auto got = watcher_->async_get(base + "/" + shard + "/" + name, boost::asio::use_future);
-          auto node = get_within(got);
-          out[detail::decode_key(name).value_or("?" + name)] = node.data;
-        } catch (const error& e) {
-          if (e.code() != errc::no_node) throw;
-        }
-      }
-    }
-    return out;
-  }
+  std::map<std::string, std::string> owner_nodes() { return read_owner_nodes(*watcher_, root_, prefix_); }
 
   // SIGTERM to every running process; each must exit 0 within the deadline.
   void terminate_all(const std::vector<member_process*>& all) {

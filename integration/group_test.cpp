@@ -145,6 +145,46 @@ TEST_F(GroupTest, AMemberRejoinsAfterItsSessionExpires) {
   EXPECT_EQ(view.members()["phoenix"].session_id, s1->session_id());
 }
 
+// An admin's write to a member's node (set-affinity from the CLI) is what
+// the member writes back when it rejoins after an expiry, once it adopted it.
+TEST_F(GroupTest, AnAdoptedOutsideAffinitySurvivesAnExpiry) {
+  auto s1 = connect(2000ms), admin = connect();
+  view_log log;
+  group_view view(*admin, root_, log.callbacks());
+  group_member a(*s1, member("drained", 3));
+  join(a);
+  ASSERT_TRUE(log.saw("join drained"));
+
+  // The admin rewrites the node with affinity 0 (compare-and-set).
+  auto read = admin->async_get(a.path(), use_future);
+  auto node = get_within(read);
+  auto at = node.data.find("\"affinity\":3");
+  ASSERT_NE(at, std::string::npos) << node.data;
+  auto data = node.data;
+  data.replace(at, std::string("\"affinity\":3").size(), "\"affinity\":0");
+  auto written = admin->async_set(a.path(), data, node.stat.version, use_future);
+  get_within(written);
+  ASSERT_TRUE(log.saw("update drained 3->0"));
+  a.adopt(view.members()["drained"]);
+  ASSERT_TRUE(wait_until([&] { return a.self().affinity == 0; }, 10s)) << "the member adopted affinity 0";
+
+  // A stale sighting (an older version) changes nothing.
+  auto stale = view.members()["drained"];
+  stale.version -= 1;
+  stale.affinity = 7;
+  a.adopt(stale);
+
+  auto old_session = view.members()["drained"].session_id;
+  force_expiry(*s1, hosts_);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto m = view.members();
+        return m.count("drained") && m["drained"].session_id != old_session;
+      },
+      20s));
+  EXPECT_EQ(view.members()["drained"].affinity, 0) << "the rejoin wrote the admin's affinity back";
+}
+
 TEST_F(GroupTest, BadInputIsRefused) {
   auto s = connect();
   auto refused = [&](group_options o, errc code, const std::string& field) {

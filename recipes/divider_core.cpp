@@ -276,6 +276,7 @@ void divider_core::apply_members() {
   for (auto& [id, info] : members_view_->members()) {
     members.push_back({id, info.affinity});
     if (id == options_.member_id) {
+      member_->adopt(info);  // an admin's write to our node outlives an expiry
       std::lock_guard lock(mutex_);
       affinity_ = info.affinity;
     }

@@ -86,6 +86,18 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
     });
   }
 
+  void adopt(const member_info& seen) {
+    post([seen](group_member_core& me) {
+      if (!me.joined_ || seen.session_id != me.link_.session_id() || seen.version <= me.version_) return;
+      me.version_ = seen.version;
+      me.options_.affinity = seen.affinity;
+      me.options_.endpoint = seen.endpoint;
+      me.options_.meta = seen.meta;
+      std::lock_guard lock(me.mutex_);
+      me.self_ = seen;
+    });
+  }
+
   void leave() {
     post([](group_member_core& me) { me.leave_now(); });
   }
@@ -462,6 +474,8 @@ void group_member::start_update(std::string endpoint, std::string meta, completi
   if (endpoint.size() > 1024) return done(errc::invalid_option);
   core_->update(std::nullopt, std::move(endpoint), std::move(normalized), std::move(done));
 }
+
+void group_member::adopt(const member_info& seen) { core_->adopt(seen); }
 
 void group_member::start_alter_affinity(std::int64_t delta, detail::completion<std::error_code, std::int64_t> done) {
   core_->alter_affinity(delta, std::move(done));

@@ -90,6 +90,12 @@ class group_member {
         token, std::move(endpoint), std::move(meta));
   }
 
+  // What a view saw in our node. When it is newer than our own last write
+  // (someone else, an admin's set-affinity say, wrote the node), it becomes
+  // our affinity, endpoint and meta, so a rejoin after an expiry writes it
+  // back rather than what we started with. Older or foreign sightings are
+  // ignored.
+  void adopt(const member_info& seen);
   // Deletes our node (no rejoin until async_join again).
   void leave();
   bool joined() const;

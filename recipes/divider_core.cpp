@@ -436,10 +436,82 @@ void divider_core::create_owner(const std::string& key, std::uint64_t generation
     log(log_level::warn, describe("divider: giving up acquiring key", key) + " for now; the audit retries");
     return forget(key);
   }
+  pending_creates_.emplace_back(key, generation);
+  if (creates_scheduled_) return;
+  creates_scheduled_ = true;
+  later([](divider_core& me) { me.flush_creates(); });
+}
+
+void divider_core::create_one(const std::string& key, std::uint64_t generation) {
   link_.create(owner_path(key), options_.member_id, {create_mode::ephemeral, {}, {}}, false,
                on_strand([key, generation](divider_core& me, std::error_code ec, const created_node& made) {
                  me.on_created(key, generation, ec, made);
                }));
+}
+
+// The creates of one strand turn go out together: a rebalance hands a
+// member its keys in bursts (the old owners delete in batches too), and one
+// multi is one request and one transaction-log write instead of a hundred.
+// A multi's creates return no Stat, but they all share the transaction's
+// zxid, which is each new node's czxid: the fencing token. A set of the
+// owners directory's data in the same multi returns it (its mzxid).
+void divider_core::flush_creates() {
+  creates_scheduled_ = false;
+  auto all = std::move(pending_creates_);
+  pending_creates_.clear();
+  const std::size_t per_batch = max_multi_operations - 1;  // and the set that tells the zxid
+  for (std::size_t i = 0; i < all.size(); i += per_batch) {
+    std::vector<std::pair<std::string, std::uint64_t>> batch(
+        all.begin() + static_cast<std::ptrdiff_t>(i),
+        all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + per_batch)));
+    auto core = link_.lock();
+    if (batch.size() == 1 || !core) {
+      for (auto& [key, generation] : batch) create_one(key, generation);
+      continue;
+    }
+    std::vector<operation> ops;
+    for (auto& [key, generation] : batch)
+      ops.push_back(op::create{owner_path(key), options_.member_id, {create_mode::ephemeral, {}, {}}});
+    ops.push_back(op::set{base_ + "/owners", {}, any_version});
+    auto session_id = link_.session_id();
+    start_multi(core, std::move(ops),
+                completion<std::error_code, std::vector<operation_result>>(
+                    on_strand([batch, session_id](divider_core& me, std::error_code ec,
+                                                  const std::vector<operation_result>& results) {
+                      me.created_in_batch(batch, session_id, ec, results);
+                    }),
+                    core->executor()));
+  }
+}
+
+void divider_core::created_in_batch(const std::vector<std::pair<std::string, std::uint64_t>>& batch,
+                                    std::int64_t session_id, std::error_code ec,
+                                    const std::vector<operation_result>& results) {
+  bool made = !ec && results.size() == batch.size() + 1 && results.back().stat;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& [key, generation] = batch[i];
+    auto it = held_.find(key);
+    bool current = it != held_.end() && it->second.generation == generation && it->second.at == phase::creating;
+    if (made) {
+      if (!current) {
+        link_.remove_reliably(results[i].path);  // given up meanwhile: ours to delete
+        continue;
+      }
+      stat st;
+      st.czxid = results.back().stat->mzxid;
+      st.ephemeral_owner = session_id;
+      took(key, st);
+      continue;
+    }
+    if (!current) continue;
+    if (is_connection_loss(ec)) {
+      check_ours(key, generation);  // the multi may or may not have happened
+      continue;
+    }
+    // All or nothing: one key owned already (say) failed them all. One by
+    // one, each finds its own outcome.
+    create_one(key, generation);
+  }
 }
 
 void divider_core::on_created(const std::string& key, std::uint64_t generation, std::error_code ec,

@@ -132,6 +132,10 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void publish();
   void publish_soon();
   std::string owner_path(const std::string& key) const;
+  void flush_creates();
+  void create_one(const std::string& key, std::uint64_t generation);
+  void created_in_batch(const std::vector<std::pair<std::string, std::uint64_t>>& batch, std::int64_t session_id,
+                        std::error_code ec, const std::vector<operation_result>& results);
   std::string exclusion_path(const std::string& key) const;
 
   session* session_;
@@ -173,6 +177,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool publish_pending_ = false;
   bool deletes_scheduled_ = false;
   std::vector<std::pair<std::string, std::uint64_t>> pending_deletes_;  // key, generation
+  bool creates_scheduled_ = false;
+  std::vector<std::pair<std::string, std::uint64_t>> pending_creates_;  // key, generation
   std::set<std::string> last_desired_;
   std::vector<done_type> start_waiters_, flush_waiters_, cancel_waiters_;
   boost::asio::steady_timer coalesce_timer_;

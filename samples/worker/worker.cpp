@@ -16,6 +16,7 @@
 #include <nominee/key_names.hpp>
 #include <nominee/log.hpp>
 #include <nominee/session.hpp>
+#include <nominee/status.hpp>
 
 #include "history_file.hpp"
 #include "key_records.hpp"
@@ -95,9 +96,24 @@ class worker::impl : public std::enable_shared_from_this<impl> {
         *session_, d,
         divider::callbacks{[this](const key_lease& lease) {
                              note("start " + word(lease.key) + " " + std::to_string(lease.token));
+                             show("key", "start " + lease.key + " token " + std::to_string(lease.token));
                              records_->start(lease);
                            },
                            [this](const std::string& key, stop_reason why) { on_stop(key, why); }});
+
+    role_watch_ = std::make_unique<role_observer>(*session_, options_.root, options_.role,
+                                                  [](const std::optional<role_holder>&) {});
+    if (options_.status_port >= 0) {
+      board_ = std::make_unique<status_board>(options_.name);
+      board_->show_session(*session_);
+      board_->show_candidate(*candidate_);
+      board_->show_role(options_.role, *role_watch_);
+      board_->show_divider(*divider_);
+      status_options so;
+      so.address = options_.status_address;
+      so.port = static_cast<std::uint16_t>(options_.status_port);
+      server_ = std::make_unique<status_server>(*board_, so);
+    }
   }
 
   void start() {
@@ -129,6 +145,9 @@ class worker::impl : public std::enable_shared_from_this<impl> {
       std::lock_guard lock(mutex_);
       confirms_open_ = false;  // a late on_stop's confirm has nowhere to go
     }
+    server_.reset();  // no request reads the sources below any more
+    board_.reset();
+    role_watch_.reset();
     candidate_.reset();
     records_->close();
     divider_.reset();
@@ -137,7 +156,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
     return outcome == "ok";
   }
 
-  std::string status_url() const { return {}; }
+  std::string status_url() const { return server_ ? server_->url() : std::string(); }
 
  private:
   std::string endpoint() const { return "pid:" + std::to_string(::getpid()); }
@@ -148,9 +167,14 @@ class worker::impl : public std::enable_shared_from_this<impl> {
   void note(const std::string& words) {
     if (history_) history_->write(words);
   }
+  // What the dashboard's event list shows (key starts and stops included).
+  void show(const std::string& kind, const std::string& detail) {
+    if (board_) board_->record_event(kind, detail);
+  }
 
   void on_stop(const std::string& key, stop_reason why) {
     note("stop " + word(key) + " " + std::string(to_string(why)));
+    show("key", "stop " + key + " (" + std::string(to_string(why)) + ")");
     // Confirm once no record write of ours for the key is in flight: from
     // then on only the next owner writes it.
     records_->stop(key, [weak = weak_from_this(), key] {
@@ -209,6 +233,9 @@ class worker::impl : public std::enable_shared_from_this<impl> {
   std::unique_ptr<key_records> records_;
   std::unique_ptr<candidate> candidate_;
   std::unique_ptr<divider> divider_;
+  std::unique_ptr<role_observer> role_watch_;
+  std::unique_ptr<status_board> board_;
+  std::unique_ptr<status_server> server_;
   asio::steady_timer print_timer_;
   asio::steady_timer join_timer_;
   std::mutex mutex_;

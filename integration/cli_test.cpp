@@ -311,7 +311,8 @@ TEST_F(CliTest, AddWorkReadsStdinAndRemoveWorkTakesArguments) {
 
   // Defaults from the environment: NOMINEE_HOSTS, NOMINEE_ROOT, NOMINEE_PREFIX.
   cli_process p;
-  p.spawn({"remove-work", "-"}, "arg-key\n", {{"NOMINEE_HOSTS", hosts_}, {"NOMINEE_ROOT", root_}, {"NOMINEE_PREFIX", prefix_}});
+  p.spawn({"remove-work", "-"}, "arg-key\n",
+          {{"NOMINEE_HOSTS", hosts_}, {"NOMINEE_ROOT", root_}, {"NOMINEE_PREFIX", prefix_}});
   ASSERT_EQ(p.wait(60s), 0) << p.err();
   ASSERT_TRUE(fleet_->all_see_keys(left.size() - 1)) << fleet_->describe();
 }

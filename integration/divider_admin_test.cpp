@@ -475,7 +475,9 @@ TEST_F(DividerAdminTest, WatchReportsJoinsAffinityKeysOwnersAndRoles) {
   get_within(removal, 30s);
   ASSERT_TRUE(wait_until(
       [&] {
-        return locked([](seen& s) { return s.added.count("late-1") && s.added.count("late-2") && s.removed.count("key-0000"); });
+        return locked([](seen& s) {
+          return s.added.count("late-1") && s.added.count("late-2") && s.removed.count("key-0000");
+        });
       },
       30s));
 

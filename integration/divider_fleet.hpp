@@ -128,7 +128,8 @@ class fleet {
   }
 
   // The owners the assignment gives keys with these affinities (no releases).
-  static ownership expected(const std::vector<std::string>& keys, const std::map<std::string, std::int64_t>& affinities) {
+  static ownership expected(const std::vector<std::string>& keys,
+                            const std::map<std::string, std::int64_t>& affinities) {
     std::vector<detail::weighted_member> members;
     for (auto& [id, a] : affinities) members.push_back({id, a});
     ownership out;

@@ -174,12 +174,7 @@ void read_members(reader& r, const std::string& base, std::shared_ptr<std::map<s
 // --- set_affinity: compare-and-set on the member's node --------------------------
 
 class affinity_write : public std::enable_shared_from_this<affinity_write> {
- public:
-  affinity_write(const session& s, std::string path, std::string id, std::int64_t affinity,
-                 completion<std::error_code, member_update> done)
-      : link_(s), strand_(asio::make_strand(s.get_executor())), path_(std::move(path)), id_(std::move(id)),
-        affinity_(affinity), done_(std::move(done)) {}
-
+  // (Defined before its users: they need its deduced type.)
   template <class F>
   auto on_strand(F f) {
     return asio::bind_executor(strand_, [self = shared_from_this(), f = std::move(f)](auto&&... args) mutable {
@@ -187,6 +182,11 @@ class affinity_write : public std::enable_shared_from_this<affinity_write> {
     });
   }
 
+ public:
+  affinity_write(const session& s, std::string path, std::string id, std::int64_t affinity,
+                 completion<std::error_code, member_update> done)
+      : link_(s), strand_(asio::make_strand(s.get_executor())), path_(std::move(path)), id_(std::move(id)),
+        affinity_(affinity), done_(std::move(done)) {}
 
   void attempt() {
     auto core = link_.lock();
@@ -248,7 +248,8 @@ class affinity_write : public std::enable_shared_from_this<affinity_write> {
 
 // --- roles: each role's lowest candidate -----------------------------------------
 
-void read_role(reader& r, const std::string& dir, const std::string& role, std::shared_ptr<role_list> out, int attempt) {
+void read_role(reader& r, const std::string& dir, const std::string& role, std::shared_ptr<role_list> out,
+               int attempt) {
   r.list(dir + "/" + role, [dir, role, out, attempt](reader& me, std::error_code ec, children kids) {
     auto& state = out->roles[role];
     if (ec == errc::no_node) return;  // gone meanwhile: no holder
@@ -665,28 +666,28 @@ class divider_watch_impl : public std::enable_shared_from_this<divider_watch_imp
     entry.lowest = lowest;
     if (lowest.empty()) return set_holder(role, std::nullopt);
     auto path = roles_dir_path_ + "/" + role + "/" + lowest;
-    link_.get(path, {},
-              asio::bind_executor(strand_, [weak = weak_from_this(), role, generation, lowest](std::error_code ec, node n) {
-                auto self = weak.lock();
-                if (!self) return;
-                self->gate_.run([&] {
-                  auto i = self->roles_.find(role);
-                  if (i == self->roles_.end() || i->second.generation != generation || i->second.lowest != lowest)
-                    return;  // superseded
-                  // Gone already: the candidates' watch moves us on. Another
-                  // error (the read retried to its deadline): report what we
-                  // know rather than hold the start forever.
-                  if (ec == errc::no_node) return;
-                  if (ec) {
-                    log(log_level::warn, describe("divider_watch: cannot read the holder of role", role) + ": " +
-                                             ec.message());
-                    i->second.resolved = true;
-                    return;
-                  }
-                  auto data = decode_candidate(n.data).value_or(candidate_data{});
-                  self->set_holder(role, role_holder{data.member_id, data.endpoint, n.stat.czxid, n.path});
-                });
-              }));
+    auto reply = [weak = weak_from_this(), role, generation, lowest](std::error_code ec, node n) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->gate_.run([&] {
+        auto i = self->roles_.find(role);
+        if (i == self->roles_.end() || i->second.generation != generation || i->second.lowest != lowest)
+          return;  // superseded
+        // Gone already: the candidates' watch moves us on. Another
+        // error (the read retried to its deadline): do not hold the start
+        // forever; the role's next listing reads again.
+        if (ec == errc::no_node) return;
+        if (ec) {
+          log(log_level::warn, describe("divider_watch: cannot read the holder of role", role) + ": " + ec.message());
+          i->second.resolved = true;
+          i->second.listed = false;
+          return;
+        }
+        auto data = decode_candidate(n.data).value_or(candidate_data{});
+        self->set_holder(role, role_holder{data.member_id, data.endpoint, n.stat.czxid, n.path});
+      });
+    };
+    link_.get(path, {}, asio::bind_executor(strand_, std::move(reply)));
   }
 
   void set_holder(const std::string& role, std::optional<role_holder> holder) {

@@ -38,13 +38,15 @@ std::int64_t parse_count(const std::string& what, const std::string& text) {
 
 void require_member(const std::string& member) {
   if (divider_admin::check_member(member))
-    throw usage_error("member id " + in_quotes(member) + " cannot be a member (empty, '/', '.', '..', control characters, or over 255 bytes)");
+    throw usage_error("member id " + in_quotes(member) +
+                      " cannot be a member (empty, '/', '.', '..', control characters, or over 255 bytes)");
 }
 
 // set-affinity and drain of a member that is not there: say which, and where.
 [[noreturn]] void member_failed(const environment& env, const std::string& member, const error& e) {
   if (is_no_node(e.code()))
-    throw operation_failed("member " + in_quotes(member) + " is not a member of prefix " + in_quotes(env.options.prefix) +
+    throw operation_failed("member " + in_quotes(member) + " is not a member of prefix " +
+                           in_quotes(env.options.prefix) +
                            " (" + e.what() + ")");
   throw;
 }
@@ -392,7 +394,8 @@ action watch_action(const po::variables_map& vm) {
     divider_watch::callbacks cb;
     cb.on_ready = [&](const divider_watch_summary& s) {
       std::lock_guard lock(mutex);
-      env.err << "watching prefix " << in_quotes(env.options.prefix) << " (" << env.admin.path() << ") and the roles under "
+      env.err << "watching prefix " << in_quotes(env.options.prefix) << " (" << env.admin.path()
+              << ") and the roles under "
               << env.options.root << ": " << s.members << " members, " << s.keys << " keys (" << s.owned
               << " owned), " << s.roles << " roles; SIGINT or SIGTERM stops" << std::endl;
     };
@@ -456,7 +459,8 @@ action watch_action(const po::variables_map& vm) {
         } else {
           auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - steady::now());
           if (left.count() <= 0) break;
-          timespec ts{static_cast<std::time_t>(left.count() / 1000000000), static_cast<long>(left.count() % 1000000000)};
+          timespec ts{static_cast<std::time_t>(left.count() / 1000000000),
+                      static_cast<long>(left.count() % 1000000000)};
           sig = sigtimedwait(&stop, nullptr, &ts);
         }
         if (sig > 0) {

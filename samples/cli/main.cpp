@@ -206,7 +206,8 @@ int main(int argc, char** argv) {
     std::cout.flush();
   } catch (const error& e) {
     std::cerr << who << ": " << e.what();
-    if (is_connection_trouble(e.code()) && std::string(e.what()).find(g.hosts) == std::string::npos) std::cerr << " (ZooKeeper at '" << g.hosts << "')";
+    if (is_connection_trouble(e.code()) && std::string(e.what()).find(g.hosts) == std::string::npos)
+      std::cerr << " (ZooKeeper at '" << g.hosts << "')";
     std::cerr << '\n';
     status = is_invalid_argument(e.code()) ? exit_usage : exit_failed;
   } catch (const usage_error& e) {

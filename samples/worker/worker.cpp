@@ -8,7 +8,10 @@
 #include <optional>
 #include <sstream>
 
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <nominee/divider.hpp>
@@ -46,7 +49,11 @@ std::string join_keys(const std::vector<std::string>& keys) {
 class worker::impl : public std::enable_shared_from_this<impl> {
  public:
   impl(asio::io_context& io, worker_options options)
-      : io_(io), options_(std::move(options)), print_timer_(io), join_timer_(io) {
+      : io_(io),
+        options_(std::move(options)),
+        strand_(asio::make_strand(io)),
+        print_timer_(strand_),
+        join_timer_(strand_) {
     if (!options_.history.empty())
       history_.emplace(options_.history, options_.name, "nominee-worker");
     note("started pid=" + std::to_string(::getpid()) + " affinity=" + std::to_string(options_.affinity));
@@ -118,7 +125,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
 
   void start() {
     try_join();
-    print_soon();
+    asio::post(strand_, [self = shared_from_this()] { self->print_soon(); });
   }
 
   bool shutdown() {
@@ -127,8 +134,14 @@ class worker::impl : public std::enable_shared_from_this<impl> {
       std::lock_guard lock(mutex_);
       leaving_ = true;
     }
-    print_timer_.cancel();
-    join_timer_.cancel();
+    // The timers belong to the strand: cancel them there, and wait.
+    std::promise<void> cancelled;
+    asio::post(strand_, [this, &cancelled] {
+      print_timer_.cancel();
+      join_timer_.cancel();
+      cancelled.set_value();
+    });
+    cancelled.get_future().wait();
     auto flushed = divider_->async_flush_and_cancel(asio::use_future);
     std::string outcome = "ok";
     if (flushed.wait_for(options_.session_timeout * 3) != std::future_status::ready) {
@@ -190,7 +203,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
   // A restarted worker's name may still be held by its killed predecessor's
   // session until the server expires it: retry the join until it is free.
   void try_join() {
-    divider_->async_start([weak = weak_from_this()](std::error_code ec) {
+    divider_->async_start(asio::bind_executor(strand_, [weak = weak_from_this()](std::error_code ec) {
       auto self = weak.lock();
       if (!self) return;
       std::lock_guard lock(self->mutex_);
@@ -206,7 +219,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
       self->join_timer_.async_wait([weak](const std::error_code& e) {
         if (auto me = weak.lock(); me && !e) me->try_join();
       });
-    });
+    }));
   }
 
   void print_soon() {
@@ -236,6 +249,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
   std::unique_ptr<role_observer> role_watch_;
   std::unique_ptr<status_board> board_;
   std::unique_ptr<status_server> server_;
+  asio::strand<asio::io_context::executor_type> strand_;  // the timers' own
   asio::steady_timer print_timer_;
   asio::steady_timer join_timer_;
   std::mutex mutex_;

@@ -101,13 +101,7 @@ arguments parse_arguments(int argc, char** argv) {
 using nominee::testing::hex;
 using nominee::testing::stop_signal;
 
-// Keys are written as one word: the test's keys have no white space, and a
-// key that had some would be a test bug worth seeing.
-std::string word(std::string text) {
-  for (auto& c : text)
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = '_';
-  return text.empty() ? std::string("-") : text;
-}
+using nominee::testing::history_word;
 
 // The error of a finished void future, as one word ("ok" for none).
 std::string outcome_of(std::future<void>& f) {
@@ -115,9 +109,9 @@ std::string outcome_of(std::future<void>& f) {
     f.get();
     return "ok";
   } catch (const std::system_error& e) {
-    return word(e.code().message());
+    return history_word(e.code().message());
   } catch (const std::exception& e) {
-    return word(e.what());
+    return history_word(e.what());
   }
 }
 
@@ -153,16 +147,16 @@ int run(const arguments& args) {
   auto confirm = std::make_shared<confirmer>();
   nominee::divider::callbacks callbacks;
   callbacks.on_start = [&history](const nominee::key_lease& lease) {
-    history.write("start " + word(lease.key) + " " + std::to_string(lease.token));
+    history.write("start " + history_word(lease.key) + " " + std::to_string(lease.token));
   };
   callbacks.on_stop = [&history, confirm](const std::string& key, nominee::stop_reason reason) {
-    history.write("stop " + word(key) + " " + std::string(nominee::to_string(reason)));
+    history.write("stop " + history_word(key) + " " + std::string(nominee::to_string(reason)));
     // The work on key has stopped (there is none): say so, then let go.
-    history.write("confirm " + word(key));
+    history.write("confirm " + history_word(key));
     std::lock_guard lock(confirm->mutex);
     if (!confirm->target) return;
     if (auto ec = confirm->target->confirm_stop(key))
-      history.write("confirm_failed " + word(key) + " " + word(ec.message()));
+      history.write("confirm_failed " + history_word(key) + " " + history_word(ec.message()));
   };
   auto d = std::make_unique<nominee::divider>(*s, d_options, callbacks);
   {
@@ -206,7 +200,7 @@ int run(const arguments& args) {
       auto affinity = cycle[++next_affinity % 3];
       history.write("affinity_request " + std::to_string(affinity));
       d->async_set_affinity(affinity, [&history, affinity](std::error_code ec) {
-        history.write("affinity " + std::to_string(affinity) + " " + (ec ? word(ec.message()) : std::string("ok")));
+        history.write("affinity " + std::to_string(affinity) + " " + (ec ? history_word(ec.message()) : std::string("ok")));
       });
       received = 0;
     }

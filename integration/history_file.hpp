@@ -33,6 +33,15 @@ inline std::int64_t steady_now_ns() {
       .count();
 }
 
+// Text as one word of a history line: white space becomes '_', nothing
+// becomes "-". (The tests' keys have no white space; one that had some
+// would show, not break the line.)
+inline std::string history_word(std::string text) {
+  for (auto& c : text)
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = '_';
+  return text.empty() ? std::string("-") : text;
+}
+
 // Appends whole lines with one write(2) each: a kill -9 leaves no torn line,
 // and the lines of a process that was killed are on disk already.
 class history_writer {

@@ -31,12 +31,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// History lines are words: a key with white space in it is written with '_'.
-std::string word(std::string text) {
-  for (auto& c : text)
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = '_';
-  return text.empty() ? std::string("-") : text;
-}
+using testing::history_word;
 
 std::string join_keys(const std::vector<std::string>& keys) {
   std::ostringstream out;
@@ -72,10 +67,10 @@ class worker::impl : public std::enable_shared_from_this<impl> {
         *session_, records_dir(), options_.name, options_.tick,
         key_records::observer{
             [this](const std::string& key, std::int64_t value, std::int64_t token) {
-              note("write " + word(key) + " " + std::to_string(value) + " " + std::to_string(token));
+              note("write " + history_word(key) + " " + std::to_string(value) + " " + std::to_string(token));
             },
             [this](const std::string& key, std::int64_t token, std::int64_t newer) {
-              note("refused " + word(key) + " " + std::to_string(token) + " " + std::to_string(newer));
+              note("refused " + history_word(key) + " " + std::to_string(token) + " " + std::to_string(newer));
             }});
 
     election_options e;
@@ -102,7 +97,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
     divider_ = std::make_unique<divider>(
         *session_, d,
         divider::callbacks{[this](const key_lease& lease) {
-                             note("start " + word(lease.key) + " " + std::to_string(lease.token));
+                             note("start " + history_word(lease.key) + " " + std::to_string(lease.token));
                              show("key", "start " + lease.key + " token " + std::to_string(lease.token));
                              records_->start(lease);
                            },
@@ -150,7 +145,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
       try {
         flushed.get();
       } catch (const std::exception& e) {
-        outcome = word(e.what());
+        outcome = history_word(e.what());
       }
     }
     note("exiting flush=" + outcome);
@@ -186,7 +181,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
   }
 
   void on_stop(const std::string& key, stop_reason why) {
-    note("stop " + word(key) + " " + std::string(to_string(why)));
+    note("stop " + history_word(key) + " " + std::string(to_string(why)));
     show("key", "stop " + key + " (" + std::string(to_string(why)) + ")");
     // Confirm once no record write of ours for the key is in flight: from
     // then on only the next owner writes it.
@@ -195,7 +190,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
       if (!self) return;
       std::lock_guard lock(self->mutex_);
       if (!self->confirms_open_) return;
-      self->note("confirm " + word(key));
+      self->note("confirm " + history_word(key));
       self->divider_->confirm_stop(key);
     });
   }
@@ -213,7 +208,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
         std::cout << "[" << self->options_.name << "] joined " << self->options_.prefix << std::endl;
         return;
       }
-      self->note("join_failed " + word(ec.message()));
+      self->note("join_failed " + history_word(ec.message()));
       std::cerr << "[" << self->options_.name << "] join failed (" << ec.message() << "); retrying" << std::endl;
       self->join_timer_.expires_after(500ms);
       self->join_timer_.async_wait([weak](const std::error_code& e) {

@@ -159,21 +159,8 @@ std::ostream& operator<<(std::ostream& o, const cli_result& r) {
   return o << "\n$ " << r.command << "\nexit " << r.status << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
 }
 
-class CliTest : public ::testing::Test {
+class CliTest : public admin_and_fleet {
  protected:
-  void SetUp() override {
-    hosts_ = shared_zookeeper().connect_string();
-    root_ = unique_root();
-    admin_session_ = connect_session(hosts_);
-    admin_ = std::make_unique<divider_admin>(*admin_session_, root_, prefix_);
-    fleet_ = std::make_unique<fleet>(hosts_, root_, prefix_);
-  }
-  void TearDown() override {
-    fleet_.reset();
-    admin_.reset();
-    admin_session_.reset();
-  }
-
   // The CLI on this test's server, root and prefix; fails the test if it
   // does not exit within the deadline.
   cli_result run(std::vector<std::string> args, const std::string& input = "", bool with_target = true) {
@@ -207,12 +194,6 @@ class CliTest : public ::testing::Test {
     return keys;
   }
 
-  std::string hosts_;
-  std::string root_;
-  std::string prefix_ = "jobs";
-  std::unique_ptr<session> admin_session_;
-  std::unique_ptr<divider_admin> admin_;
-  std::unique_ptr<fleet> fleet_;
   std::map<std::string, std::int64_t> affinities_{{"m1", 1}, {"m2", 2}, {"m3", 3}};
 };
 

@@ -24,7 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 using boost::asio::use_future;
 
-const std::string prefix = "jobs";
 
 election_options role(const std::string& root, const std::string& name, const std::string& member,
                       const std::string& endpoint) {
@@ -48,21 +47,8 @@ std::pair<std::error_code, std::string> failure_of(F&& start) {
   return {};
 }
 
-class DividerAdminTest : public ::testing::Test {
+class DividerAdminTest : public admin_and_fleet {
  protected:
-  void SetUp() override {
-    hosts_ = shared_zookeeper().connect_string();
-    root_ = unique_root();
-    admin_session_ = connect_session(hosts_);
-    admin_ = std::make_unique<divider_admin>(*admin_session_, root_, prefix);
-    fleet_ = std::make_unique<fleet>(hosts_, root_, prefix);
-  }
-  void TearDown() override {
-    fleet_.reset();
-    admin_.reset();
-    admin_session_.reset();
-  }
-
   divider_assignment assignment() {
     auto f = admin_->async_assignment(use_future);
     return get_within(f, 60s);
@@ -97,11 +83,6 @@ class DividerAdminTest : public ::testing::Test {
     return last;
   }
 
-  std::string hosts_;
-  std::string root_;
-  std::unique_ptr<session> admin_session_;
-  std::unique_ptr<divider_admin> admin_;
-  std::unique_ptr<fleet> fleet_;
   std::map<std::string, std::int64_t> affinities_{{"m1", 1}, {"m2", 2}, {"m3", 3}};
 };
 
@@ -110,7 +91,7 @@ TEST_F(DividerAdminTest, MembersAndAssignmentMatchWhatTheDividersRun) {
 
   auto members = admin_->async_members(use_future);
   auto m = get_within(members, 30s);
-  EXPECT_EQ(m.path, root_ + "/work/" + prefix + "/members");
+  EXPECT_EQ(m.path, root_ + "/work/" + prefix_ + "/members");
   ASSERT_EQ(m.members.size(), 3u);
   for (auto& [id, affinity] : affinities_) {
     ASSERT_TRUE(m.members.count(id)) << id;
@@ -152,7 +133,7 @@ TEST_F(DividerAdminTest, AddedAndRemovedWorkReachesTheDividers) {
   auto added = admin_->async_add_work(keys, use_future);
   auto update = get_within(added, 60s);
   EXPECT_EQ(update.keys, 250u);
-  EXPECT_EQ(update.path, root_ + "/work/" + prefix + "/keys");
+  EXPECT_EQ(update.path, root_ + "/work/" + prefix_ + "/keys");
   add_work(keys);
   ASSERT_TRUE(fleet_->all_see_keys(250)) << fleet_->describe();
   ASSERT_TRUE(fleet_->converges_to(fleet::expected(keys, two))) << fleet_->describe();
@@ -176,7 +157,7 @@ TEST_F(DividerAdminTest, SetAffinityMovesOnlyTheKeysItMustAndTheDividerFollows) 
 
   auto set = admin_->async_set_affinity("m1", 4, use_future);
   auto update = get_within(set, 30s);
-  EXPECT_EQ(update.path, root_ + "/work/" + prefix + "/members/m1");
+  EXPECT_EQ(update.path, root_ + "/work/" + prefix_ + "/members/m1");
   EXPECT_EQ(update.before.affinity, 1);
   EXPECT_EQ(update.after.affinity, 4);
   EXPECT_EQ(update.after.endpoint, "m1:7000");  // kept
@@ -209,7 +190,7 @@ TEST_F(DividerAdminTest, ConcurrentAffinityWritesAllLandAndTheLastOneStays) {
   // Two admins on two sessions, 20 writes at once: each read-modify-write
   // that loses a race (bad version) reads again and retries.
   auto other_session = connect_session(hosts_);
-  divider_admin other(*other_session, root_, prefix);
+  divider_admin other(*other_session, root_, prefix_);
   std::vector<std::future<member_update>> writes;
   for (int i = 0; i < 20; ++i) {
     auto& admin = i % 2 ? other : *admin_;
@@ -306,7 +287,7 @@ TEST_F(DividerAdminTest, RolesShowEachHolderAndItsToken) {
 }
 
 TEST_F(DividerAdminTest, BadInputIsRefusedNamingTheValueAndNothingIsSent) {
-  // Root and prefix: the constructors throw, naming them.
+  // Root and prefix_: the constructors throw, naming them.
   auto thrown = [&](const std::string& root, const std::string& p) -> std::string {
     try {
       divider_admin bad(*admin_session_, root, p);
@@ -318,7 +299,7 @@ TEST_F(DividerAdminTest, BadInputIsRefusedNamingTheValueAndNothingIsSent) {
   };
   EXPECT_NE(thrown(root_, "").find("divider prefix"), std::string::npos);
   EXPECT_NE(thrown(root_, std::string(600, 'p')).find("divider prefix"), std::string::npos);
-  EXPECT_NE(thrown("relative/root", prefix).find("relative/root"), std::string::npos);
+  EXPECT_NE(thrown("relative/root", prefix_).find("relative/root"), std::string::npos);
   EXPECT_THROW({ divider_watch w(*admin_session_, root_, "", {}); }, error);
 
   // A bad key among good ones: nothing is sent.
@@ -347,7 +328,7 @@ TEST_F(DividerAdminTest, BadInputIsRefusedNamingTheValueAndNothingIsSent) {
   EXPECT_EQ(divider_admin::check_key(long_key), errc::invalid_name);
   EXPECT_FALSE(divider_admin::check_key(std::string(max_work_key_bytes, 'k')));
 
-  // Reads of a prefix nobody has used are empty, not errors.
+  // Reads of a prefix_ nobody has used are empty, not errors.
   auto a = assignment();
   EXPECT_TRUE(a.keys.empty());
   EXPECT_TRUE(a.members.empty());
@@ -412,7 +393,7 @@ TEST_F(DividerAdminTest, WatchReportsJoinsAffinityKeysOwnersAndRoles) {
     return f(*log);
   };
 
-  divider_watch watch(*admin_session_, root_, prefix, cb);
+  divider_watch watch(*admin_session_, root_, prefix_, cb);
   ASSERT_TRUE(wait_until([&] { return watch.ready(); }, 30s));
   auto summary = locked([](seen& s) { return *s.ready; });
   EXPECT_EQ(summary.members, 2u);

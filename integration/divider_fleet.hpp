@@ -13,6 +13,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
 
 #include <nominee/divider.hpp>
 #include <nominee/divider_admin.hpp>
@@ -207,5 +208,30 @@ inline ownership owners_of(const divider_assignment& a) {
     if (k.owner) out[k.key] = *k.owner;
   return out;
 }
+
+// What the admin and CLI suites start from: the shared server, a fresh
+// root, an admin on a session of its own, and an empty fleet on prefix_.
+class admin_and_fleet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hosts_ = shared_zookeeper().connect_string();
+    root_ = unique_root();
+    admin_session_ = connect_session(hosts_);
+    admin_ = std::make_unique<divider_admin>(*admin_session_, root_, prefix_);
+    fleet_ = std::make_unique<fleet>(hosts_, root_, prefix_);
+  }
+  void TearDown() override {
+    fleet_.reset();
+    admin_.reset();
+    admin_session_.reset();
+  }
+
+  std::string hosts_;
+  std::string root_;
+  const std::string prefix_ = "jobs";
+  std::unique_ptr<session> admin_session_;
+  std::unique_ptr<divider_admin> admin_;
+  std::unique_ptr<fleet> fleet_;
+};
 
 }  // namespace nominee::testing

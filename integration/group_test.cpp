@@ -58,6 +58,16 @@ class GroupTest : public ::testing::Test {
     auto joined = m.async_join(use_future);
     get_within(joined);
   }
+  // The view shows member `id` again, on a session other than old_session.
+  static bool rejoined(const group_view& view, const std::string& id, std::int64_t old_session) {
+    return wait_until(
+        [&] {
+          auto m = view.members();
+          auto it = m.find(id);
+          return it != m.end() && it->second.session_id != old_session;
+        },
+        20s);
+  }
   std::string hosts_;
   std::string root_;
 };
@@ -134,13 +144,7 @@ TEST_F(GroupTest, AMemberRejoinsAfterItsSessionExpires) {
   auto old_session = view.members()["phoenix"].session_id;
 
   force_expiry(*s1, hosts_);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto m = view.members();
-        return m.count("phoenix") && m["phoenix"].session_id != old_session;
-      },
-      20s))
-      << "the member came back on its new session";
+  ASSERT_TRUE(rejoined(view, "phoenix", old_session)) << "the member came back on its new session";
   EXPECT_TRUE(a.joined());
   EXPECT_EQ(view.members()["phoenix"].session_id, s1->session_id());
 }
@@ -176,12 +180,7 @@ TEST_F(GroupTest, AnAdoptedOutsideAffinitySurvivesAnExpiry) {
 
   auto old_session = view.members()["drained"].session_id;
   force_expiry(*s1, hosts_);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto m = view.members();
-        return m.count("drained") && m["drained"].session_id != old_session;
-      },
-      20s));
+  ASSERT_TRUE(rejoined(view, "drained", old_session));
   EXPECT_EQ(view.members()["drained"].affinity, 0) << "the rejoin wrote the admin's affinity back";
 }
 

@@ -29,6 +29,7 @@
 #include "child_process.hpp"
 #include "status_http.hpp"
 #include "test_support.hpp"
+#include "work_member.hpp"
 
 #ifndef NOMINEE_STATUS_ARTIFACT_DIR
 #define NOMINEE_STATUS_ARTIFACT_DIR "."
@@ -53,27 +54,6 @@ std::string read_file(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// One divider member on a session of its own; stops are confirmed at once.
-struct work_member {
-  work_member(const std::string& root, const std::string& id, std::int64_t affinity)
-      : s(connect_session(shared_zookeeper().connect_string())) {
-    divider_options o;
-    o.root = root;
-    o.prefix = prefix;
-    o.member_id = id;
-    o.affinity = affinity;
-    o.endpoint = id + ".example:8080";
-    d = std::make_unique<divider>(*s, o,
-                                  divider::callbacks{[](const key_lease&) {},
-                                                     [this](const std::string& key, stop_reason) { d->confirm_stop(key); }});
-    auto started = d->async_start(use_future);
-    get_within(started);
-  }
-  ~work_member() { d.reset(); }
-  std::unique_ptr<session> s;
-  std::unique_ptr<divider> d;
-};
-
 class dashboard : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -81,30 +61,30 @@ class dashboard : public ::testing::Test {
         << chromium_path() << " is missing: the dashboard test renders the page in Chromium. "
         << "Install it with: apt-get install chromium (scripts/install-deps.sh does)";
     root_ = unique_root();
-    alpha_ = std::make_unique<work_member>(root_, "dash-alpha", 1);
-    beta_ = std::make_unique<work_member>(root_, "dash-beta", 3);
+    alpha_ = std::make_unique<work_member>(root_, prefix, "dash-alpha", 1, "dash-alpha.example:8080");
+    beta_ = std::make_unique<work_member>(root_, prefix, "dash-beta", 3, "dash-beta.example:8080");
     std::vector<std::string> keys;
     for (int i = 0; i < 40; ++i) keys.push_back("render-" + std::to_string(i));
-    auto added = alpha_->d->async_add_work(keys, use_future);
+    auto added = alpha_->d().async_add_work(keys, use_future);
     get_within(added);
     ASSERT_TRUE(wait_until(
         [&] {
-          auto a = alpha_->d->status(), b = beta_->d->status();
+          auto a = alpha_->d().status(), b = beta_->d().status();
           return a.keys == 40 && b.keys == 40 && a.members == 2 && b.members == 2 && a.acquiring + b.acquiring == 0 &&
-                 a.stopping + b.stopping == 0 && alpha_->d->assigned().size() + beta_->d->assigned().size() == 40;
+                 a.stopping + b.stopping == 0 && alpha_->d().assigned().size() + beta_->d().assigned().size() == 40;
         },
         30s))
         << "the two members never settled on the keys";
-    candidate_ = std::make_unique<candidate>(*alpha_->s,
+    candidate_ = std::make_unique<candidate>(alpha_->s(),
                                              election_options{root_, "render-coordinator", "dash-alpha", "alpha:1"},
                                              candidate::callbacks{});
-    observer_ = std::make_unique<role_observer>(*alpha_->s, root_, "render-coordinator",
+    observer_ = std::make_unique<role_observer>(alpha_->s(), root_, "render-coordinator",
                                                 [](const std::optional<role_holder>&) {});
     ASSERT_TRUE(wait_until([&] { return observer_->current().has_value(); }, 30s)) << "nobody ever held the role";
 
     board_ = std::make_unique<status_board>("dash-alpha");
-    board_->show_session(*alpha_->s);
-    board_->show_divider(*alpha_->d);
+    board_->show_session(alpha_->s());
+    board_->show_divider(alpha_->d());
     board_->show_role("render-coordinator", *observer_);
     board_->show_candidate(*candidate_);
     board_->record_event("test", "dashboard test ready");
@@ -185,8 +165,8 @@ TEST_F(dashboard, the_script_draws_members_roles_and_events_from_status) {
   EXPECT_NE(dom.find("data-member=\"dash-alpha\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("data-member=\"dash-beta\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("affinity 3"), std::string::npos) << "beta's affinity";
-  auto alpha_keys = std::to_string(alpha_->d->assigned().size()) + " keys";
-  auto beta_keys = std::to_string(beta_->d->assigned().size()) + " keys";
+  auto alpha_keys = std::to_string(alpha_->d().assigned().size()) + " keys";
+  auto beta_keys = std::to_string(beta_->d().assigned().size()) + " keys";
   EXPECT_NE(dom.find(alpha_keys), std::string::npos) << alpha_keys;
   EXPECT_NE(dom.find(beta_keys), std::string::npos) << beta_keys;
   EXPECT_NE(dom.find("data-role=\"render-coordinator\""), std::string::npos);

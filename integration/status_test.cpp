@@ -28,6 +28,7 @@
 #include "status_http.hpp"
 #include "status_prometheus.hpp"
 #include "test_support.hpp"
+#include "work_member.hpp"
 
 namespace nominee::testing {
 namespace {
@@ -35,37 +36,6 @@ namespace {
 using namespace std::chrono_literals;
 using boost::asio::use_future;
 using nlohmann::json;
-
-// One divider member with a session of its own; stops are confirmed at once.
-class work_member {
- public:
-  work_member(const std::string& root, const std::string& prefix, const std::string& id, std::int64_t affinity,
-              const std::string& endpoint)
-      : session_(connect_session(shared_zookeeper().connect_string())) {
-    divider_options o;
-    o.root = root;
-    o.prefix = prefix;
-    o.member_id = id;
-    o.affinity = affinity;
-    o.endpoint = endpoint;
-    divider_ = std::make_unique<divider>(*session_, o,
-                                         divider::callbacks{[](const key_lease&) {},
-                                                            [this](const std::string& key, stop_reason) {
-                                                              divider_->confirm_stop(key);
-                                                            }});
-    auto started = divider_->async_start(use_future);
-    get_within(started);
-  }
-  ~work_member() {
-    divider_.reset();  // before its session
-  }
-  session& s() { return *session_; }
-  divider& d() { return *divider_; }
-
- private:
-  std::unique_ptr<session> session_;
-  std::unique_ptr<divider> divider_;
-};
 
 // Every key owned exactly once, every member seeing all members and keys.
 bool settled(const std::vector<work_member*>& members, std::size_t keys) {

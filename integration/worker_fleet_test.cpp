@@ -17,7 +17,7 @@
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
-#include <nominee/divider.hpp>
+#include <nominee/divider_admin.hpp>
 #include <nominee/key_names.hpp>
 
 #include "child_main.hpp"  // numbered_keys
@@ -66,20 +66,10 @@ class WorkerFleet : public ::testing::Test {
     keys_ = numbered_keys(60);
   }
 
-  // The keys go in through a member that takes no work (affinity 0).
   void seed_keys() {
-    divider_options o;
-    o.root = root_;
-    o.prefix = prefix;
-    o.member_id = "seeder";
-    o.affinity = 0;
-    divider seeder(*observer_, o, {[](const key_lease&) {}, [](const std::string&, stop_reason) {}});
-    auto started = seeder.async_start(boost::asio::use_future);
-    get_within(started);
-    auto added = seeder.async_add_work(keys_, boost::asio::use_future);
+    divider_admin admin(*observer_, root_, prefix);
+    auto added = admin.async_add_work(keys_, boost::asio::use_future);
     get_within(added);
-    auto left = seeder.async_cancel(boost::asio::use_future);
-    get_within(left);
   }
 
   // key -> its record, for the keys that have one.

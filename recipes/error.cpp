@@ -61,6 +61,9 @@ class category final : public std::error_category {
       case errc::not_stopping: return "the key is not being stopped on this member";
       case errc::not_started: return "not started";
       case errc::cancelled: return "cancelled";
+      case errc::not_a_number: return "the value is not a decimal integer";
+      case errc::space_exhausted: return "the space has no values left to grant";
+      case errc::not_coordinator: return "this member does not hold the coordinator role";
     }
     return "unknown nominee error " + std::to_string(value);
   }

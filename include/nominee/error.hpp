@@ -66,6 +66,9 @@ enum class errc {
   not_stopping,              // confirm_stop for a key that is not being stopped
   not_started,               // a divider call that needs start() first
   cancelled,                 // the object was cancelled or destroyed first
+  not_a_number,              // a shared value that increase/decrease cannot read as an integer
+  space_exhausted,           // a range space has no values left to grant
+  not_coordinator,           // a coordinator-only call on a member that does not hold the role
 };
 
 const std::error_category& error_category() noexcept;

@@ -263,6 +263,27 @@ TEST_F(SharedValueTest, DestroyingCancelsWhatIsPending) {
   }
 }
 
+// The session is closed under it: requests in flight complete (closed, or
+// done if they made it), and later ones too; no future is left hanging.
+TEST_F(SharedValueTest, ClosingTheSessionCompletesWhatIsPending) {
+  auto own = connect_session(hosts_);
+  shared_value value(*own, options());
+  auto init = value.async_initialize("0", use_future);
+  get_within(init);
+  std::vector<std::future<versioned_value>> pending;
+  for (int i = 0; i < 20; ++i) pending.push_back(value.async_increase(1, 1000, use_future));
+  own->close();
+  pending.push_back(value.async_increase(1, 1000, use_future));
+  for (auto& f : pending) {
+    ASSERT_EQ(f.wait_for(15s), std::future_status::ready);
+    try {
+      f.get();
+    } catch (const std::system_error& e) {
+      EXPECT_TRUE(e.code() == errc::session_closed || e.code() == errc::closing) << e.code().message();
+    }
+  }
+}
+
 TEST(SharedValueParse, IntegersOnly) {
   EXPECT_EQ(shared_value::parse_integer("12"), 12);
   EXPECT_EQ(shared_value::parse_integer("-3"), -3);

@@ -3,7 +3,8 @@
 #include <charconv>
 #include <limits>
 #include <mutex>
-#include <set>
+#include <atomic>
+#include <vector>
 
 #include <nominee/log.hpp>
 #include <nominee/watched_node.hpp>
@@ -19,12 +20,20 @@ namespace detail {
 // leave it), or an error that ends the update without a write.
 using value_rule = std::function<std::error_code(const versioned_value& current, std::optional<std::string>& next)>;
 
-// One request in flight. Completed exactly once: by its last ZooKeeper
-// answer, or by the owner's destruction (cancelled), whichever comes first.
+// One request in flight, completed exactly once: by its last ZooKeeper
+// answer, by the owner's destruction (cancelled), or, when the session's
+// core is gone and drops the request's handlers, by its own destruction
+// (session_closed): a future on it never hangs.
 struct value_request {
   value_rule rule;
   shared_value::value_completion done;
   int attempts = 0;
+  std::atomic<bool> completed{false};
+
+  void complete(std::error_code ec, versioned_value value) {
+    if (!completed.exchange(true)) done(ec, std::move(value));
+  }
+  ~value_request() { complete(errc::session_closed, {}); }
 };
 
 class shared_value_core : public std::enable_shared_from_this<shared_value_core> {
@@ -64,45 +73,42 @@ class shared_value_core : public std::enable_shared_from_this<shared_value_core>
     if (auto request = track(std::move(rule), std::move(done))) attempt(request);
   }
 
-  // Completes everything still pending with cancelled; later answers find
-  // their request gone and drop it.
+  // Completes everything still pending with cancelled; answers that come
+  // later find their request completed and drop it.
   void cancel_all() {
-    std::set<std::shared_ptr<value_request>> pending;
+    std::vector<std::weak_ptr<value_request>> pending;
     {
       std::lock_guard lock(mutex_);
       closed_ = true;
       pending.swap(pending_);
     }
-    for (auto& r : pending) r->done(errc::cancelled, {});
+    for (auto& weak : pending)
+      if (auto r = weak.lock()) r->complete(errc::cancelled, {});
   }
 
  private:
   std::shared_ptr<value_request> track(value_rule rule, shared_value::value_completion done) {
     auto request = std::make_shared<value_request>();
     request->rule = std::move(rule);
+    request->done = std::move(done);
     std::unique_lock lock(mutex_);
     if (closed_) {
       lock.unlock();
-      done(errc::cancelled, {});
+      request->complete(errc::cancelled, {});
       return nullptr;
     }
-    request->done = std::move(done);
-    pending_.insert(request);
+    // Finished requests leave expired entries; sweep them now and then.
+    if (pending_.size() >= 64)
+      std::erase_if(pending_, [](const std::weak_ptr<value_request>& w) { return w.expired(); });
+    pending_.push_back(request);
     return request;
   }
 
-  void finish(const std::shared_ptr<value_request>& request, std::error_code ec, versioned_value value) {
-    {
-      std::lock_guard lock(mutex_);
-      if (pending_.erase(request) == 0) return;  // cancelled already
-    }
-    request->done(ec, std::move(value));
+  static void finish(const std::shared_ptr<value_request>& request, std::error_code ec, versioned_value value) {
+    request->complete(ec, std::move(value));
   }
 
-  bool still_pending(const std::shared_ptr<value_request>& request) {
-    std::lock_guard lock(mutex_);
-    return pending_.count(request) != 0;
-  }
+  static bool still_pending(const std::shared_ptr<value_request>& request) { return !request->completed; }
 
   void read_into(const std::shared_ptr<value_request>& request) {
     link_.get(path_, {}, [weak = weak_from_this(), request](std::error_code ec, node n) {
@@ -172,7 +178,7 @@ class shared_value_core : public std::enable_shared_from_this<shared_value_core>
 
   std::mutex mutex_;
   bool closed_ = false;
-  std::set<std::shared_ptr<value_request>> pending_;
+  std::vector<std::weak_ptr<value_request>> pending_;
 };
 
 namespace {

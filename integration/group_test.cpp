@@ -184,6 +184,33 @@ TEST_F(GroupTest, AnAdoptedOutsideAffinitySurvivesAnExpiry) {
   EXPECT_EQ(view.members()["drained"].affinity, 0) << "the rejoin wrote the admin's affinity back";
 }
 
+// The member changes its endpoint after an admin changed its affinity and
+// before it adopted that: its write must keep the admin's affinity (a
+// read-modify-write), not put back its own stale one.
+TEST_F(GroupTest, AMemberUpdateKeepsAnAdminsUnadoptedChange) {
+  auto s1 = connect(), admin = connect();
+  view_log log;
+  group_view view(*admin, root_, log.callbacks());
+  group_member a(*s1, member("busy", 3));
+  join(a);
+  ASSERT_TRUE(log.saw("join busy"));
+
+  auto read = admin->async_get(a.path(), use_future);
+  auto node = get_within(read);
+  auto at = node.data.find("\"affinity\":3");
+  ASSERT_NE(at, std::string::npos) << node.data;
+  auto data = node.data;
+  data.replace(at, std::string("\"affinity\":3").size(), "\"affinity\":0");
+  auto written = admin->async_set(a.path(), data, node.stat.version, use_future);
+  get_within(written);
+
+  auto updated = a.async_update("10.0.0.9:80", "{}", use_future);
+  get_within(updated);
+  ASSERT_TRUE(wait_until([&] { return view.members()["busy"].endpoint == "10.0.0.9:80"; }, 10s));
+  EXPECT_EQ(view.members()["busy"].affinity, 0) << "the admin's affinity was overwritten";
+  EXPECT_EQ(a.self().affinity, 0) << "the member took the admin's affinity along the way";
+}
+
 TEST_F(GroupTest, BadInputIsRefused) {
   auto s = connect();
   auto refused = [&](group_options o, errc code, const std::string& field) {

@@ -82,6 +82,28 @@ class SessionTest : public ::testing::Test {
   std::string root_;
 };
 
+// Expected answers (no_node, node_exists, bad_version) are counted as
+// operations but not as failures; an operation with no answer is.
+TEST_F(SessionTest, StatisticsCountOnlyUnansweredOperationsAsFailed) {
+  auto s = connect();
+  ensure(*s, root_);
+  auto path = root_ + "/counted";
+  EXPECT_EQ(await<node>([&](auto cb) { s->async_get(path, cb); }).ec, errc::no_node);
+  ASSERT_FALSE(await<created_node>([&](auto cb) { s->async_create(path, "", {}, cb); }).ec);
+  EXPECT_EQ(await<created_node>([&](auto cb) { s->async_create(path, "", {}, cb); }).ec, errc::node_exists);
+  EXPECT_EQ(await<stat>([&](auto cb) { s->async_set(path, "x", 7, cb); }).ec, errc::bad_version);
+  auto answered = s->statistics();
+  EXPECT_GE(answered.operations.count, 4u);
+  EXPECT_EQ(answered.failed, 0u);
+
+  // No server behind this one: its connect times out.
+  auto options = test_options("127.0.0.1:" + std::to_string(unused_port()));
+  session lonely(options);
+  auto unanswered = await<node>([&](auto cb) { lonely.async_get("/x", cb); }, 60s);
+  EXPECT_TRUE(unanswered.ec) << "a get with no server cannot succeed";
+  EXPECT_EQ(lonely.statistics().failed, 1u) << unanswered.ec.message();
+}
+
 TEST_F(SessionTest, ConnectsAndReportsTheSession) {
   auto s = connect();
   EXPECT_EQ(s->state(), session_state::connected);

@@ -64,12 +64,12 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
 
   void update(std::optional<std::int64_t> affinity, std::optional<std::string> endpoint,
               std::optional<std::string> meta, group_member::completion done) {
-    post([=, done = std::move(done)](group_member_core& me) mutable {
-      if (affinity) me.options_.affinity = *affinity;
-      if (endpoint) me.options_.endpoint = *endpoint;
-      if (meta) me.options_.meta = *meta;
-      if (!me.joined_) return done({});  // the next join carries it
-      me.write(std::move(done));
+    post([change = member_change{affinity, endpoint, meta}, done = std::move(done)](group_member_core& me) mutable {
+      if (!me.joined_) {
+        me.apply(change);
+        return done({});  // the next join carries it
+      }
+      me.write(std::move(change), 0, std::move(done));
     });
   }
 
@@ -211,19 +211,40 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
     for (auto& w : waiters) w(ec);
   }
 
-  void write(group_member::completion done) {
-    link_.set(path_, data(), version_, on_strand([done = std::move(done)](group_member_core& me, std::error_code ec,
-                                                                           stat st) mutable {
-                if (ec == errc::bad_version) {
-                  // Only we write our node; re-read the version and write again.
-                  return me.link_.exists(me.path_, {},
-                                         me.on_strand([done = std::move(done)](group_member_core& self, std::error_code e,
-                                                                               std::optional<stat> s) mutable {
-                                           if (e) return done(e);
-                                           if (!s) return done(errc::no_node);
-                                           self.version_ = s->version;
-                                           self.write(std::move(done));
-                                         }));
+  // The fields one update changes; the others stay as the node has them.
+  struct member_change {
+    std::optional<std::int64_t> affinity;
+    std::optional<std::string> endpoint;
+    std::optional<std::string> meta;
+  };
+
+  void apply(const member_change& change) {
+    if (change.affinity) options_.affinity = *change.affinity;
+    if (change.endpoint) options_.endpoint = *change.endpoint;
+    if (change.meta) options_.meta = *change.meta;
+  }
+
+  // Read-modify-write on our node: the first try assumes we were its last
+  // writer (the usual case, no read); if someone else (an admin) wrote it
+  // since, take the fields we are not changing from what they wrote and
+  // try again, so their change is kept rather than overwritten.
+  void write(member_change change, int attempt, group_member::completion done) {
+    apply(change);
+    link_.set(path_, data(), version_, on_strand([change, attempt, done = std::move(done)](
+                                                      group_member_core& me, std::error_code ec, stat st) mutable {
+                if (ec == errc::bad_version && attempt < 100) {
+                  return me.link_.get(me.path_, {},
+                                      me.on_strand([change = std::move(change), attempt, done = std::move(done)](
+                                                       group_member_core& self, std::error_code e, node n) mutable {
+                                        if (e) return done(e);
+                                        auto current = decode_member(n.data);
+                                        if (!current) return done(errc::invalid_json);
+                                        self.version_ = n.stat.version;
+                                        self.options_.affinity = current->affinity;
+                                        self.options_.endpoint = current->endpoint;
+                                        self.options_.meta = current->meta;
+                                        self.write(std::move(change), attempt + 1, std::move(done));
+                                      }));
                 }
                 if (ec) return done(ec);
                 me.version_ = st.version;

@@ -92,7 +92,10 @@ class request : public std::enable_shared_from_this<request> {
   void retry_or_fail(std::error_code ec, bool sent);
   void fail(std::error_code ec) {
     if (done_) return;
-    finish(true);
+    // no_node, node_exists, bad_version, not_empty: the server answered,
+    // and recipes expect those answers (an exists() on a free key, a CAS
+    // that lost a race). A failure is an operation that got no answer.
+    finish(!(is_no_node(ec) || is_node_exists(ec) || is_bad_version(ec) || is_not_empty(ec)));
     report_failure(ec);
   }
   // Marks the request complete; later replies and timers are ignored.

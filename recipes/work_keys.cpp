@@ -32,6 +32,9 @@ class work_change : public std::enable_shared_from_this<work_change> {
   work_change(session& s, std::string base, bool remove, completion<std::error_code> done)
       : link_(s), strand_(asio::make_strand(s.get_executor())), base_(std::move(base)), remove_(remove),
         done_(std::move(done)) {}
+  // A request the session's link dropped (the session is gone) drops its
+  // handler, and with it the last reference here: complete, not vanish.
+  ~work_change() { finish(errc::session_closed); }
 
   void start(std::vector<std::string> keys) {
     std::sort(keys.begin(), keys.end());

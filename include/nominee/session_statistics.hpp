@@ -10,7 +10,11 @@ namespace nominee {
 struct session_statistics {
   // Every operation from its call to its completion, retries included.
   latency_histogram operations;
-  std::uint64_t failed = 0;  // operations that completed with an error
+  // Operations that got no answer: connection loss, timeouts, the session
+  // ending, auth. Expected answers such as no_node or bad_version (an
+  // exists() on a free key, a compare-and-set that lost a race) are not
+  // failures.
+  std::uint64_t failed = 0;
 };
 
 }  // namespace nominee

@@ -38,7 +38,7 @@ divider::divider(session& s, divider_options options, callbacks on_events) {
   detail::require_name("divider_options.member_id", options.member_id);
   if (options.affinity < 0)
     throw error(errc::invalid_option, detail::describe("divider_options.affinity", std::to_string(options.affinity)));
-  if (options.endpoint.size() > 1024)
+  if (detail::check_text(options.endpoint))
     throw error(errc::invalid_option, detail::describe("divider_options.endpoint", options.endpoint));
   require_positive("divider_options.coalesce_window", options.coalesce_window, true);
   require_positive("divider_options.reconcile_interval", options.reconcile_interval);

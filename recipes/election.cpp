@@ -56,7 +56,7 @@ candidate::candidate(session& s, election_options options, callbacks on_events)
   detail::require_root("election_options.root", options_.root);
   detail::require_name("election_options.role", options_.role);
   detail::require_name("election_options.member_id", options_.member_id);
-  if (options_.endpoint.size() > 1024)
+  if (detail::check_text(options_.endpoint))
     throw error(errc::invalid_option, detail::describe("election_options.endpoint", options_.endpoint));
   state_->user = std::move(on_events);
 

@@ -47,14 +47,14 @@ class category final : public std::error_category {
       case errc::path_empty_segment: return "invalid path: empty segment ('//')";
       case errc::path_trailing_slash: return "invalid path: must not end with '/'";
       case errc::path_relative_segment: return "invalid path: '.' and '..' segments are not allowed";
-      case errc::path_bad_character: return "invalid path: contains a NUL or control character";
+      case errc::path_bad_character: return "invalid path: contains a NUL or control character, or bytes that are not UTF-8";
       case errc::data_too_large: return "data too large for a znode (limit 1 MiB - 1 KiB)";
       case errc::invalid_hosts: return "invalid ZooKeeper hosts string (want host:port[,host:port...][/chroot])";
       case errc::invalid_digest: return "invalid digest credentials (want user:password)";
       case errc::invalid_option: return "invalid option value";
       case errc::too_many_operations: return "too many operations in one multi (limit 100)";
       case errc::session_closed: return "session closed by its owner";
-      case errc::invalid_name: return "invalid name (empty, '/', '.', '..', control characters, or too long)";
+      case errc::invalid_name: return "invalid name (empty, '/', '.', '..', control characters, not UTF-8, or too long)";
       case errc::member_id_taken: return "member id is taken by another live session";
       case errc::in_progress: return "a request of this kind is already in progress";
       case errc::invalid_json: return "not a JSON object (or over the size limit)";

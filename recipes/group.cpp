@@ -468,7 +468,7 @@ group_member::group_member(session& s, group_options options) {
   detail::require_name("group_options.member_id", options.member_id);
   if (options.affinity < 0)
     throw error(errc::invalid_option, detail::describe("group_options.affinity", std::to_string(options.affinity)));
-  if (options.endpoint.size() > 1024)
+  if (detail::check_text(options.endpoint))
     throw error(errc::invalid_option, detail::describe("group_options.endpoint", options.endpoint));
   std::string meta;
   if (auto ec = detail::check_meta(options.meta, meta)) throw error(ec, detail::describe("group_options.meta", options.meta));
@@ -492,7 +492,7 @@ void group_member::start_set_affinity(std::int64_t affinity, completion done) {
 void group_member::start_update(std::string endpoint, std::string meta, completion done) {
   std::string normalized;
   if (auto ec = detail::check_meta(meta, normalized)) return done(ec);
-  if (endpoint.size() > 1024) return done(errc::invalid_option);
+  if (detail::check_text(endpoint)) return done(errc::invalid_option);
   core_->update(std::nullopt, std::move(endpoint), std::move(normalized), std::move(done));
 }
 

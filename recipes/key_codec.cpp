@@ -59,8 +59,10 @@ std::optional<std::string> decode_key(std::string_view name) {
     out += static_cast<char>(byte);
     i += 2;
   }
-  // Only the canonical form decodes: re-encoding must give the name back.
-  if (encode_key(out) != name) return std::nullopt;
+  // Only the canonical form of a valid key decodes: re-encoding must give
+  // the name back, and the key must be one encode accepts (not empty, not
+  // over max_key_bytes), so what a listing returns can be passed back.
+  if (check_key(out) || encode_key(out) != name) return std::nullopt;
   return out;
 }
 

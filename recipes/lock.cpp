@@ -178,7 +178,7 @@ class lock_core : public std::enable_shared_from_this<lock_core> {
 distributed_lock::distributed_lock(session& s, lock_options options, lost_callback on_lost) {
   detail::require_root("lock_options.root", options.root);
   detail::require_name("lock_options.name", options.name);
-  if (options.owner_id.size() > 1024)
+  if (detail::check_text(options.owner_id))
     throw error(errc::invalid_option, detail::describe("lock_options.owner_id", options.owner_id));
   core_ = std::make_shared<detail::lock_core>(s, std::move(options), std::move(on_lost));
   core_->start();

@@ -14,8 +14,13 @@ std::optional<json> parse(std::string_view text) {
 }
 }  // namespace
 
+// The recipes refuse text that is not UTF-8 up front (check_text,
+// check_name); replace rather than throw if any slips through, since a
+// throw here would escape a strand handler and end the process.
+std::string dump(const json& doc) { return doc.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::string encode(const candidate_data& data) {
-  return json{{"member", data.member_id}, {"endpoint", data.endpoint}}.dump();
+  return dump(json{{"member", data.member_id}, {"endpoint", data.endpoint}});
 }
 
 std::optional<candidate_data> decode_candidate(std::string_view text) {
@@ -29,7 +34,7 @@ std::optional<candidate_data> decode_candidate(std::string_view text) {
 
 std::string encode(const member_data& data) {
   json meta = parse(data.meta).value_or(json::object());
-  return json{{"affinity", data.affinity}, {"endpoint", data.endpoint}, {"meta", meta}}.dump();
+  return dump(json{{"affinity", data.affinity}, {"endpoint", data.endpoint}, {"meta", meta}});
 }
 
 std::optional<member_data> decode_member(std::string_view text) {
@@ -41,14 +46,14 @@ std::optional<member_data> decode_member(std::string_view text) {
   out.affinity = affinity->get<std::int64_t>();
   if (out.affinity < 0) return std::nullopt;
   if (auto it = doc->find("endpoint"); it != doc->end() && it->is_string()) out.endpoint = it->get<std::string>();
-  if (auto it = doc->find("meta"); it != doc->end() && it->is_object()) out.meta = it->dump();
+  if (auto it = doc->find("meta"); it != doc->end() && it->is_object()) out.meta = dump(*it);
   return out;
 }
 
 std::optional<std::string> normalize_json_object(std::string_view text) {
   auto doc = parse(text);
   if (!doc || !doc->is_object()) return std::nullopt;
-  return doc->dump();
+  return dump(*doc);
 }
 
 }  // namespace nominee::detail

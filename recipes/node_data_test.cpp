@@ -33,6 +33,16 @@ TEST(NodeData, MalformedDocumentsAreValuesNotCrashes) {
   EXPECT_EQ(sparse->member_id, "");
 }
 
+// The recipes refuse such text up front; if it slips through, encoding
+// must not throw (it ran inside strand handlers).
+TEST(NodeData, TextThatIsNotUtf8EncodesWithoutThrowing) {
+  EXPECT_NO_THROW(encode(member_data{1, "ep\xff", "{}"}));
+  EXPECT_NO_THROW(encode(candidate_data{"host-\xff", "ep\xff"}));
+  auto back = decode_member(encode(member_data{1, "ep\xff", "{}"}));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->affinity, 1);
+}
+
 TEST(NodeData, MetaMustBeAnObject) {
   EXPECT_EQ(normalize_json_object(R"( { "a" : 1 } )"), R"({"a":1})");
   EXPECT_FALSE(normalize_json_object("[1]").has_value());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 
 #include <nominee/error.hpp>
 #include <nominee/operations.hpp>
@@ -11,6 +12,42 @@ namespace nominee::detail {
 namespace {
 
 bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+}  // namespace
+
+// Well-formed UTF-8: no stray continuation bytes, no overlong forms, no
+// surrogates, nothing past U+10FFFF.
+bool is_utf8(std::string_view text) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  for (std::size_t i = 0; i < text.size();) {
+    unsigned char c = byte(i);
+    std::size_t extra;
+    std::uint32_t point;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1, point = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2, point = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3, point = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) return false;  // cut short
+    for (std::size_t k = 1; k <= extra; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) return false;
+      point = (point << 6) | (byte(i + k) & 0x3F);
+    }
+    static constexpr std::uint32_t smallest[] = {0, 0x80, 0x800, 0x10000};
+    if (point < smallest[extra] || point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+namespace {
 
 bool is_port(std::string_view text) {
   if (text.empty() || text.size() > 5) return false;
@@ -54,6 +91,8 @@ std::error_code check_path(std::string_view path, bool allow_trailing_slash) {
   if (path == "/") return {};
   for (unsigned char c : path)
     if (is_control(c)) return errc::path_bad_character;
+  // The server reads paths as UTF-8: other bytes would name another node.
+  if (!is_utf8(path)) return errc::path_bad_character;
   if (path.back() == '/') {
     if (!allow_trailing_slash) return errc::path_trailing_slash;
     path.remove_suffix(1);  // "/queue/" names children of "/queue"
@@ -105,7 +144,11 @@ std::error_code check_name(std::string_view name, std::size_t max_length) {
   if (name.empty() || name.size() > max_length || name == "." || name == "..") return errc::invalid_name;
   for (unsigned char c : name)
     if (c == '/' || is_control(c)) return errc::invalid_name;
-  return {};
+  return is_utf8(name) ? std::error_code{} : make_error_code(errc::invalid_name);
+}
+
+std::error_code check_text(std::string_view text, std::size_t max_length) {
+  return text.size() > max_length || !is_utf8(text) ? make_error_code(errc::invalid_option) : std::error_code{};
 }
 
 option_problem check_session_options(const session_options& o) {

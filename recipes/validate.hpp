@@ -24,8 +24,13 @@ std::error_code check_hosts(std::string_view hosts);
 std::error_code check_digest(std::string_view digest);
 
 // A single znode name (a role, a member id): non-empty, at most max_length
-// bytes, no '/', not "." or "..", no control characters.
+// bytes of UTF-8, no '/', not "." or "..", no control characters.
 std::error_code check_name(std::string_view name, std::size_t max_length = 255);
+
+// Free text that goes into a node's JSON (an endpoint, an owner id): at
+// most max_length bytes of well-formed UTF-8 (JSON cannot carry other bytes).
+std::error_code check_text(std::string_view text, std::size_t max_length = 1024);
+bool is_utf8(std::string_view text);
 
 // Every field of the options; on failure, which one.
 struct option_problem {

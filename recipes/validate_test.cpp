@@ -63,6 +63,24 @@ TEST(CheckName, RejectsWhatCannotBeAZnodeName) {
   EXPECT_EQ(check_name("tab\there"), errc::invalid_name);
 }
 
+// ZooKeeper reads paths as UTF-8, and JSON carries nothing else: other
+// bytes are refused, where they once reached nlohmann's dump() and threw
+// inside a strand handler (found by member_data_fuzz).
+TEST(CheckUtf8, OnlyWellFormedTextPasses) {
+  EXPECT_TRUE(is_utf8(""));
+  EXPECT_TRUE(is_utf8("plain"));
+  EXPECT_TRUE(is_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // é € 😀
+  for (const char* bad : {"\xff", "ep\xff", "\xc3", "\xe2\x82", "\x80", "\xc0\xaf" /* overlong '/' */,
+                          "\xed\xa0\x80" /* surrogate */, "\xf4\x90\x80\x80" /* past U+10FFFF */})
+    EXPECT_FALSE(is_utf8(bad)) << describe("text", bad);
+  EXPECT_EQ(check_name("host-\xff"), errc::invalid_name);
+  EXPECT_FALSE(check_name("h\xc3\xb6st"));
+  EXPECT_EQ(check_path("/a/\xff"), errc::path_bad_character);
+  EXPECT_EQ(check_text("10.0.0.1:\xff"), errc::invalid_option);
+  EXPECT_EQ(check_text(std::string(1025, 'a')), errc::invalid_option);
+  EXPECT_FALSE(check_text("10.0.0.1:8080"));
+}
+
 TEST(CheckSessionOptions, NamesTheField) {
   session_options o;
   o.hosts = "127.0.0.1:2181";

@@ -15,6 +15,7 @@ packages=(
   docker-compose        # only to validate docker-compose.yml (no engine needed)
   chromium              # the dashboard test renders the status page headless
   wrk                   # the status endpoint's load benchmark
+  clang libclang-rt-14-dev  # libFuzzer (scripts/fuzz.sh)
 )
 
 missing=()

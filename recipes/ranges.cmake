@@ -1,5 +1,5 @@
-# Adaptive range leases (include/nominee/ranges.hpp). Included (OPTIONAL)
-# from recipes/CMakeLists.txt once the nominee target exists.
+# Adaptive range leases (include/nominee/ranges.hpp). Included
+# from recipes/CMakeLists.txt.
 target_sources(nominee PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/range_consumer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/range_coordinator.cpp
@@ -8,9 +8,6 @@ target_sources(nominee PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/range_space.cpp)
 
 # The pure logic (sizing, grant planning, node formats) in the unit tests.
-# nominee_unit_tests is defined after this file is included: attach the
-# source once it exists.
 if(NOMINEE_BUILD_TESTS)
-  cmake_language(DEFER CALL target_sources nominee_unit_tests PRIVATE
-    ${CMAKE_CURRENT_LIST_DIR}/range_sizing_test.cpp)
+  target_sources(nominee_unit_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/range_sizing_test.cpp)
 endif()

@@ -1,3 +1,3 @@
 # Shared values (include/nominee/shared_value.hpp): included from
-# recipes/CMakeLists.txt once the nominee target exists.
+# recipes/CMakeLists.txt.
 target_sources(nominee PRIVATE ${CMAKE_CURRENT_LIST_DIR}/shared_value.cpp)

@@ -359,10 +359,11 @@ TEST_F(ElectionChurnTest, TenProcessesUnderKillsExpiriesAndResignsNeverHaveTwoHo
   EXPECT_GE(report.acts, 100u) << "holders act every 10 ms";
   // Liveness: the role is never vacant for long. The worst case is a
   // handoff to a killed process's node, which lives one session timeout
-  // after the kill; two seconds more of margin for a loaded machine.
+  // after the kill; four seconds more of margin for a loaded machine (a
+  // clean-clone run beside three builds saw 4.05 s with a 2 s session).
   ASSERT_EQ(report.longest_vacancy.count(role_), 1u);
   auto& gap = report.longest_vacancy[role_];
-  EXPECT_LE(gap.length_ns(), std::int64_t{session_timeout_ms_ + 2000} * 1'000'000)
+  EXPECT_LE(gap.length_ns(), std::int64_t{session_timeout_ms_ + 4000} * 1'000'000)
       << "nobody held the role for " << ms_text(gap.length_ns()) << " after " << gap.before << ", until "
       << gap.after;
   // Every process started wrote `started`.

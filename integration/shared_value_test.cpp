@@ -9,6 +9,7 @@
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include "fault_injection.hpp"
 #include "test_support.hpp"
 
 namespace nominee::testing {
@@ -282,6 +283,42 @@ TEST_F(SharedValueTest, ClosingTheSessionCompletesWhatIsPending) {
       EXPECT_TRUE(e.code() == errc::session_closed || e.code() == errc::closing) << e.code().message();
     }
   }
+}
+
+// The increase lands but its answer is lost: the version moved, and whose
+// write moved it cannot be told, so the caller hears connection_loss and
+// the increase is not applied a second time.
+TEST_F(SharedValueTest, AWriteWhoseAnswerWasLostIsNotAppliedTwice) {
+  shared_value value(*session_, options());
+  auto init = value.async_initialize("10", use_future);
+  get_within(init);
+  detail::fault_injection::lose_set_replies(1);
+  auto up = value.async_increase(5, 100, use_future);
+  try {
+    get_within(up);
+    ADD_FAILURE() << "a lost answer must not be reported as success";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), errc::connection_loss) << e.code().message();
+  }
+  detail::fault_injection::lose_set_replies(0);
+  auto read = value.async_read(use_future);
+  auto now = get_within(read);
+  EXPECT_EQ(now.value, "15") << "applied exactly once";
+  EXPECT_EQ(now.version, 1);
+}
+
+// The create lands but its answer is lost: initialize finds it there.
+TEST_F(SharedValueTest, InitializeSurvivesALostCreateAnswer) {
+  shared_value first(*session_, options("first"));
+  auto parents = first.async_initialize("", use_future);
+  get_within(parents);  // so the lost answer is the value's own create
+  shared_value value(*session_, options());
+  detail::fault_injection::lose_create_replies(1);
+  auto init = value.async_initialize("3", use_future);
+  auto there = get_within(init);
+  detail::fault_injection::lose_create_replies(0);
+  EXPECT_EQ(there.value, "3");
+  EXPECT_EQ(there.version, 0);
 }
 
 TEST(SharedValueParse, IntegersOnly) {

@@ -12,4 +12,9 @@ void lose_create_replies(int n) noexcept;
 // Consumes one pending injection; true if this reply is to be lost.
 bool take_lost_create_reply() noexcept;
 
+// The same for set replies: the write happened, the client is told it may
+// not have (a compare-and-set's ambiguity after a connection loss).
+void lose_set_replies(int n) noexcept;
+bool take_lost_set_reply() noexcept;
+
 }  // namespace nominee::detail::fault_injection

@@ -348,6 +348,7 @@ class set_request final : public request {
     return zoo_aset(zh, path_.c_str(), data_.data(), static_cast<int>(data_.size()), version_, on_stat_reply, call);
   }
   void on_reply(reply&& r) override {
+    if (r.rc == ZOK && fault_injection::take_lost_set_reply()) r.rc = ZCONNECTIONLOSS;
     if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
     finish();
     done_({}, r.stat.value_or(stat{}));

@@ -1,9 +1,9 @@
 #include <nominee/shared_value.hpp>
 
+#include <atomic>
 #include <charconv>
 #include <limits>
 #include <mutex>
-#include <atomic>
 #include <vector>
 
 #include <nominee/log.hpp>
@@ -59,9 +59,29 @@ class shared_value_core : public std::enable_shared_from_this<shared_value_core>
                            if (!ec) return self->finish(request, {}, versioned_value{initial, 0});
                            // There already (or maybe ours, if the answer was
                            // lost): either way, what is there now.
-                           if (is_node_exists(ec) || is_connection_loss(ec)) return self->read_into(request);
+                           if (is_node_exists(ec)) return self->read_into(request);
+                           if (is_connection_loss(ec)) return self->initialize_after_loss(request, initial);
                            self->finish(request, ec, {});
                          });
+    });
+  }
+
+  // A create whose answer was lost: what is there now, or (absent: the
+  // create did not land) create again, up to max_attempts.
+  void initialize_after_loss(const std::shared_ptr<value_request>& request, std::string initial) {
+    link_.get(path_, {}, [weak = weak_from_this(), request, initial = std::move(initial)](std::error_code ec, node n) {
+      auto self = weak.lock();
+      if (!self || !still_pending(request)) return;
+      if (!ec) return finish(request, {}, versioned_value{std::move(n.data), n.stat.version});
+      if (!is_no_node(ec) || ++request->attempts >= self->max_attempts_) return finish(request, ec, {});
+      self->link_.create(self->path_, initial, {}, false, [weak, request, initial](std::error_code e, const created_node&) {
+        auto me = weak.lock();
+        if (!me || !still_pending(request)) return;
+        if (!e) return finish(request, {}, versioned_value{initial, 0});
+        if (is_node_exists(e)) return me->read_into(request);
+        if (is_connection_loss(e)) return me->initialize_after_loss(request, initial);
+        finish(request, e, {});
+      });
     });
   }
 
@@ -121,7 +141,7 @@ class shared_value_core : public std::enable_shared_from_this<shared_value_core>
     if (!still_pending(request)) return;
     link_.get(path_, {}, [weak = weak_from_this(), request](std::error_code ec, node n) {
       auto self = weak.lock();
-      if (!self) return;
+      if (!self || !still_pending(request)) return;  // cancelled meanwhile: write nothing
       if (ec) return self->finish(request, ec, {});
       versioned_value current{std::move(n.data), n.stat.version};
       std::optional<std::string> next;
@@ -153,22 +173,39 @@ class shared_value_core : public std::enable_shared_from_this<shared_value_core>
   }
 
   void retry(const std::shared_ptr<value_request>& request) {
+    if (!still_pending(request)) return;
     if (++request->attempts >= max_attempts_) return finish(request, errc::bad_version, {});
     attempt(request);
   }
 
-  // The write may or may not have been applied. If the version has not
-  // moved, it was not (the read comes after it on the same session): try
-  // again. If it moved, we cannot tell ours from another writer's: say so
-  // rather than apply the change twice or report one that was lost.
+  // The write may or may not have been applied. A check of the version in
+  // a multi goes through the leader, like the write did, so it sees the
+  // write if it was committed (a read could be served by a server that has
+  // not applied it yet, after a reconnect elsewhere). Version unchanged:
+  // not applied, try again. Moved: ours or another writer's, we cannot
+  // tell; say so rather than apply the change twice or report one that
+  // was lost.
   void after_lost_answer(const std::shared_ptr<value_request>& request, std::int32_t expected) {
-    link_.get(path_, {}, [weak = weak_from_this(), request, expected](std::error_code ec, node n) {
-      auto self = weak.lock();
-      if (!self) return;
-      if (ec) return self->finish(request, ec, {});
-      if (n.stat.version == expected) return self->retry(request);
-      self->finish(request, errc::connection_loss, versioned_value{std::move(n.data), n.stat.version});
-    });
+    if (!still_pending(request)) return;
+    auto core = link_.lock();
+    if (!core) return;  // the request completes with session_closed when dropped
+    start_multi(core, {op::check{path_, expected}},
+                completion<std::error_code, std::vector<operation_result>>(
+                    [weak = weak_from_this(), request, expected](std::error_code ec, const std::vector<operation_result>&) {
+                      auto self = weak.lock();
+                      if (!self) return;
+                      if (!ec) return self->retry(request);
+                      if (is_connection_loss(ec)) {
+                        if (++request->attempts >= self->max_attempts_) return finish(request, ec, {});
+                        return self->after_lost_answer(request, expected);
+                      }
+                      if (!is_bad_version(ec)) return finish(request, ec, {});
+                      self->link_.get(self->path_, {}, [request](std::error_code e, node n) {
+                        finish(request, e ? e : make_error_code(errc::connection_loss),
+                               e ? versioned_value{} : versioned_value{std::move(n.data), n.stat.version});
+                      });
+                    },
+                    core->executor()));
   }
 
   boost::asio::any_io_executor executor_;

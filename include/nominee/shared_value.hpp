@@ -69,7 +69,9 @@ class shared_value {
   // unless on_change is given, which starts the watch. on_change runs on a
   // strand of the session's executor and never after the destructor returns.
   shared_value(session& s, shared_value_options options, change_callback on_change = {});
-  // Pending requests complete with errc::cancelled.
+  // Pending requests complete with errc::cancelled; none writes after
+  // that, but one whose write was already sent may still have changed the
+  // value (as with any write whose answer never came).
   ~shared_value();
   shared_value(const shared_value&) = delete;
   shared_value& operator=(const shared_value&) = delete;

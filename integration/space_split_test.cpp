@@ -1,12 +1,16 @@
 // The space split against a real ZooKeeper: ranges split by affinity and
 // each done once, a dead member's ranges re-issued and finished, a range that
-// times out re-issued, a range that keeps failing failed for good, a stale
-// owner's outcome refused by the fence, and bad input refused before
+// times out re-issued (and a done after its timeout recorded after the
+// failure), a range whose release fails run again here, a range that keeps
+// failing failed for good, a stale owner's outcome refused by the fence, an
+// abandoned space's ranges back to pending, and bad input refused before
 // anything is sent.
 //
 // Every member has a session of its own, as a real process would. The range
 // functions write what they did into one ledger.
 #include <nominee/space_split.hpp>
+
+#include <nominee/acl.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -46,6 +50,7 @@ enum class behaviour {
   block,  // waits for its stop request, returns stopped
   fail,   // returns failed
   latch,  // waits for the test's open(), then returns done
+  late,   // waits for its stop request, then returns done anyway
 };
 
 struct run_record {
@@ -117,6 +122,10 @@ space_split::range_function range_function(std::shared_ptr<ledger> log, std::str
         break;
       case behaviour::latch:
         out = log->wait_open(run.stop) ? range_outcome::done("late") : range_outcome::stopped();
+        break;
+      case behaviour::late:
+        log->sleep(run.stop, 60s);
+        out = range_outcome::done("late");
         break;
     }
     r.outcome = out.what;
@@ -404,6 +413,55 @@ TEST_F(SpaceSplitTest, ARangeThatTimesOutIsReissued) {
   EXPECT_EQ(st.completed, 0u);
 }
 
+// A run that times out and then returns done: the timeout's failure is
+// written first, the done after it (one fenced write at a time), so the done
+// is recorded, not refused as a second write at the same version.
+TEST_F(SpaceSplitTest, ADoneAfterATimeoutIsRecordedAfterTheFailure) {
+  auto o = options("m", 1, 1);
+  o.range_timeout = 300ms;
+  auto& m = add(o, behaviour::late);
+  seed(m);
+  auto p = wait_finished(m, 60s);
+  EXPECT_TRUE(p.finished());
+  EXPECT_EQ(p.done, 1u);
+  auto only = statuses(m).at(0).second;
+  EXPECT_EQ(only.state, range_state::done);
+  EXPECT_EQ(only.result, "late");
+  EXPECT_EQ(only.failures, 1);
+  EXPECT_EQ(only.attempts, 1);
+  EXPECT_NE(only.error.find("timed out after 300 ms on m"), std::string::npos) << only.error;
+  auto st = m.split->stats();
+  EXPECT_EQ(st.timed_out, 1u);
+  EXPECT_EQ(st.failed, 1u);
+  EXPECT_EQ(st.completed, 1u);
+  EXPECT_EQ(st.refused, 0u);
+  EXPECT_EQ(log_->runs().size(), 1u);
+}
+
+// A release that fails (here: the divider's exclusions node refuses
+// children) is tried again, then the range runs here again instead of
+// staying owned, pending and idle; its next failure fails it for good.
+TEST_F(SpaceSplitTest, ARangeWhoseReleaseFailsRunsAgainHere) {
+  auto o = options("m", 1, 1);
+  o.max_failures = 2;
+  auto& m = add(o, behaviour::fail);
+  auto admin = connect_session(hosts_);
+  create_options read_only;
+  read_only.acl = acl{acl_entry{perm::read, "world", "anyone"}};
+  auto made = admin->async_create(root_ + "/work/space:nonces/exclusions", "", read_only, use_future);
+  get_within(made);
+  seed(m);
+  auto p = wait_finished(m, 90s);
+  EXPECT_TRUE(p.finished());
+  EXPECT_EQ(p.failed, 1u);
+  auto only = statuses(m).at(0).second;
+  EXPECT_EQ(only.state, range_state::failed);
+  EXPECT_EQ(only.failures, 2);
+  EXPECT_EQ(only.attempts, 2);
+  EXPECT_EQ(log_->runs().size(), 2u);
+  EXPECT_EQ(m.split->stats().failed, 2u);
+}
+
 TEST_F(SpaceSplitTest, ARangeThatKeepsFailingFailsForGood) {
   constexpr std::int64_t ranges = 6;
   auto o1 = options("a", 1, ranges);
@@ -492,6 +550,19 @@ TEST_F(SpaceSplitTest, AbandonStopsTheRangesEverywhere) {
   EXPECT_FALSE(p.finished());
   EXPECT_TRUE(wait_until([&] { return m.split->running().empty(); }, 30s));
   EXPECT_TRUE(wait_until([&] { return m.split->members().keys == 0; }, 30s));
+  // Nothing stays running: the run that was stopped, and the ranges claimed
+  // but queued behind it, go back to pending.
+  space_progress now;
+  EXPECT_TRUE(poll(
+      [&] {
+        now = progress(m);
+        return now.running == 0;
+      },
+      30s))
+      << now.running << " ranges still running";
+  EXPECT_EQ(now.pending, 10u);
+  EXPECT_TRUE(now.abandoned);
+  for (auto& [range, status] : statuses(m)) EXPECT_EQ(status.state, range_state::pending) << range.key;
 }
 
 // --- bad input --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -44,7 +45,18 @@ template <class T>
 bool read_integer(const json& doc, const char* field, T& out) {
   auto it = doc.find(field);
   if (it == doc.end() || !it->is_number_integer()) return false;
-  out = it->get<T>();
+  // Out of T's range is malformed, not truncated.
+  if (it->is_number_unsigned()) {
+    auto v = it->template get<std::uint64_t>();
+    if (v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return false;
+    out = static_cast<T>(v);
+    return true;
+  }
+  auto v = it->template get<std::int64_t>();
+  if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+      v > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+    return false;
+  out = static_cast<T>(v);
   return true;
 }
 
@@ -188,6 +200,31 @@ std::optional<range_status> decode_status(std::string_view text) {
   read_string(*doc, "result", out.result);
   read_string(*doc, "error", out.error);
   return out;
+}
+
+range_status stored_form(const range_status& written) {
+  // encode_status always yields a document decode_status accepts.
+  return decode_status(encode_status(written)).value_or(written);
+}
+
+bool holds_status(std::string_view data, const range_status& written) {
+  auto stored = decode_status(data);
+  return stored && *stored == stored_form(written);
+}
+
+std::string cut_utf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  auto end = max_bytes;
+  // Step back over continuation bytes (10xxxxxx) to the lead byte at most 3
+  // back; cut before it unless its sequence fits whole.
+  std::size_t back = 0;
+  while (back < 3 && end - back > 0 && (static_cast<unsigned char>(text[end - back - 1]) & 0xC0) == 0x80) ++back;
+  if (end - back > 0) {
+    auto lead = static_cast<unsigned char>(text[end - back - 1]);
+    std::size_t length = lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : (lead & 0xF8) == 0xF0 ? 4 : 1;
+    if (length > back + 1) end -= back + 1;  // the sequence is cut: drop it
+  }
+  return std::string(text.substr(0, end));
 }
 
 std::string encode_space(const space_record& r) {

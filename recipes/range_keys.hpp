@@ -42,6 +42,15 @@ std::optional<space_range> parse_range_key(const space_definition& space, std::s
 std::string encode_status(const range_status& status);
 std::optional<range_status> decode_status(std::string_view json);
 std::optional<range_state> parse_range_state(std::string_view text);
+// What a status node holds after a write of `written`: the status as it reads
+// back (encode_status replaces invalid UTF-8, so the text fields may differ
+// from what was written).
+range_status stored_form(const range_status& written);
+// Whether `data` (a status node's content) is what a write of `written` stores.
+bool holds_status(std::string_view data, const range_status& written);
+// The longest prefix of text of at most max_bytes that does not end inside
+// a UTF-8 sequence (invalid bytes count as one character each).
+std::string cut_utf8(std::string_view text, std::size_t max_bytes);
 
 // The space node: {"lo":..,"hi":..,"range_size":..,"ranges":N,"seeded":b,"abandoned":b}.
 struct space_record {

@@ -88,6 +88,61 @@ TEST(RangeStatus, MalformedDocumentsAreValuesNotCrashes) {
                           R"({"state":3,"attempts":0,"failures":0})"})
     EXPECT_FALSE(decode_status(bad)) << bad;
   EXPECT_TRUE(decode_status(R"({"state":"pending","attempts":0,"failures":0})"));
+  // Counts beyond int are malformed, not truncated (2^32 + 1 would read as 1).
+  EXPECT_FALSE(decode_status(R"({"state":"done","attempts":4294967297,"failures":0})"));
+  EXPECT_FALSE(decode_status(R"({"state":"done","attempts":1,"failures":18446744073709551615})"));
+  EXPECT_FALSE(decode_status(R"({"state":"done","attempts":1,"failures":-4294967295})"));
+  auto big_token = decode_status(R"({"state":"done","attempts":1,"failures":0,"token":9007199254740993})");
+  ASSERT_TRUE(big_token);
+  EXPECT_EQ(big_token->token, 9007199254740993);
+}
+
+// The check after an outcome's lost answer compares the node with what our
+// write stores: with invalid UTF-8 (replaced on encoding) it is not the
+// status we meant to write, but it is ours.
+TEST(RangeStatus, HoldsStatusComparesWithTheStoredForm) {
+  range_status s;
+  s.state = range_state::done;
+  s.attempts = 1;
+  s.by = "m";
+  s.result = std::string("ok \xff\xc3", 6);  // invalid, and a sequence cut short
+  s.error = std::string("\xe2\x82", 2);
+  auto stored = encode_status(s);
+  ASSERT_NE(decode_status(stored), s);  // what the old check compared: never equal
+  EXPECT_TRUE(holds_status(stored, s));
+  EXPECT_EQ(stored_form(s), decode_status(stored));
+  auto other = s;
+  other.attempts = 2;
+  EXPECT_FALSE(holds_status(stored, other));
+  other = s;
+  other.result = "ok";
+  EXPECT_FALSE(holds_status(stored, other));
+  EXPECT_FALSE(holds_status("not json", s));
+  range_status plain;
+  EXPECT_TRUE(holds_status(encode_status(plain), plain));
+}
+
+TEST(CutUtf8, CutsAtACharacterBoundary) {
+  EXPECT_EQ(cut_utf8("abc", 5), "abc");
+  EXPECT_EQ(cut_utf8("abcdef", 3), "abc");
+  EXPECT_EQ(cut_utf8("a\xc3\xa9", 2), "a");             // e-acute cut after its lead byte
+  EXPECT_EQ(cut_utf8("a\xc3\xa9" "b", 3), "a\xc3\xa9");
+  EXPECT_EQ(cut_utf8("a\xe2\x82\xac", 2), "a");         // euro sign, 1 of 3 bytes
+  EXPECT_EQ(cut_utf8("a\xe2\x82\xac", 3), "a");         // 2 of 3
+  EXPECT_EQ(cut_utf8("a\xe2\x82\xac" "b", 4), "a\xe2\x82\xac");
+  EXPECT_EQ(cut_utf8("\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 7), "\xf0\x9f\x98\x80");  // 3 of 4
+  EXPECT_EQ(cut_utf8("\x80\x80\x80\x80\x80", 4), "\x80\x80\x80\x80");  // invalid bytes: one each
+  EXPECT_EQ(cut_utf8("\xc3\xa9", 0), "");
+  // A valid text cut anywhere stays valid: it reads back unchanged.
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "x\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+  for (std::size_t n = 0; n <= text.size(); ++n) {
+    range_status s;
+    s.error = cut_utf8(text, n);
+    ASSERT_LE(s.error.size(), n);
+    ASSERT_GE(s.error.size() + 3, n);
+    ASSERT_EQ(decode_status(encode_status(s))->error, s.error) << n;
+  }
 }
 
 TEST(SpaceRecord, RoundTripsAndChecksTheDefinition) {

@@ -25,6 +25,13 @@ constexpr std::size_t read_window = 500;
 constexpr int max_cas_rounds = 50;
 // Resends of an outcome whose first write ended in a connection loss.
 constexpr int max_outcome_resends = 20;
+// Tries of a work-key removal or release that fails.
+constexpr int max_key_tries = 8;
+
+// 200 ms, doubling, at most 5 s.
+std::chrono::milliseconds backoff(int tries) {
+  return std::min<std::chrono::milliseconds>(200ms * (1 << std::min(tries, 5)), 5s);
+}
 
 std::string range_label(const std::string& key) { return "range " + key; }
 
@@ -318,11 +325,17 @@ void space_split_core::on_stop(const std::string& key, stop_reason reason) {
   if (it == runs_.end()) return confirm(key);
   auto& r = it->second;
   r.stopping = true;
+  if (reason == stop_reason::removed) r.removed = true;
   r.stop.request_stop();
   log(log_level::debug, "space " + options_.space + ": " + range_label(key) + " stops (" +
                             std::string(to_string(reason)) + ")");
   switch (r.at) {
-    case step::claiming:  // replies for this run find nothing and are dropped
+    case step::claiming:
+      // Removed (abandoned): the claim may have written running; it ends
+      // first (claim, claimed), then the status goes back to pending.
+      if (r.removed) return;
+      // Otherwise replies for this run find nothing and are dropped.
+      [[fallthrough]];
     case step::idle:
       runs_.erase(it);
       return confirm(key);
@@ -332,6 +345,12 @@ void space_split_core::on_stop(const std::string& key, stop_reason reason) {
         // the stop is confirmed once it returned, as for an executing run.
         note([](space_split_stats& s) { ++s.stopped; });
         return;
+      }
+      if (r.removed) {
+        // Claimed (running) but never run: back to pending if abandoned.
+        r.queued.reset();
+        r.at = step::recording;
+        return recorded_stop(key, r.id);
       }
       runs_.erase(it);
       return confirm(key);
@@ -346,14 +365,22 @@ void space_split_core::on_stop(const std::string& key, stop_reason reason) {
 void space_split_core::claim(const std::string& key, std::uint64_t id) {
   auto* r = find(key, id);
   if (!r) return;
+  if (r->stopping) {  // removed while claiming, before anything was written
+    runs_.erase(key);
+    return confirm(key);
+  }
   if (++r->claims > max_cas_rounds) {
     log(log_level::error, "space " + options_.space + ": could not claim " + range_label(key) + "; releasing it");
     r->at = step::idle;
-    return release_key(key, r->lease.node);
+    return release_key(key, id, r->lease.node);
   }
   link_.get(status_path(key), {}, on_strand([key, id](space_split_core& me, std::error_code ec, node n) {
               auto* run = me.find(key, id);
               if (!run) return;
+              if (run->stopping) {  // removed while claiming
+                me.runs_.erase(key);
+                return me.confirm(key);
+              }
               if (ec == errc::no_node) {
                 // Seeding adds the status before the work key: the space was
                 // removed or seeded by hand. Nothing to run against.
@@ -373,6 +400,10 @@ void space_split_core::claim(const std::string& key, std::uint64_t id) {
 void space_split_core::claimed(const std::string& key, std::uint64_t id, const node& n) {
   auto* r = find(key, id);
   if (!r) return;
+  if (r->stopping) {
+    runs_.erase(key);
+    return confirm(key);
+  }
   auto current = decode_status(n.data).value_or(range_status{});
   if (current.state == range_state::done || current.state == range_state::failed) {
     // Finished while its key was (re)added: take it out of the work set again.
@@ -402,6 +433,10 @@ void space_split_core::claimed(const std::string& key, std::uint64_t id, const n
               }
               run->version = st.version;
               run->status = next;
+              if (run->stopping) {  // removed while the claim was in flight
+                run->at = step::recording;
+                return me.recorded_stop(key, id);
+              }
               me.enqueue(key, *run);
             }));
 }
@@ -490,6 +525,14 @@ void space_split_core::finished(const std::string& key, std::uint64_t id, range_
   if (r->timer) r->timer->cancel();
   r->timer.reset();
   r->at = step::recording;
+  if (r->writing) {
+    // The timeout's failure is being written: the outcome goes after it, at
+    // the version that write leaves (two writes at one version: one refused).
+    r->after_write = [key, id, outcome = std::move(outcome)](space_split_core& me) mutable {
+      me.finished(key, id, std::move(outcome));
+    };
+    return;
+  }
   if (outcome.what == range_outcome::kind::done) {
     if (outcome.text.size() > max_range_result_bytes) {
       outcome = range_outcome::failed("result of " + std::to_string(outcome.text.size()) + " bytes, over " +
@@ -510,8 +553,10 @@ void space_split_core::finished(const std::string& key, std::uint64_t id, range_
   }
   if (outcome.what == range_outcome::kind::stopped && !r->stop.stop_requested())
     outcome = range_outcome::failed("the range function returned stopped() without a stop request");
+  if (outcome.what == range_outcome::kind::stopped && r->removed && !r->failure_recorded)
+    return recorded_stop(key, id);
   if (outcome.what == range_outcome::kind::stopped || r->failure_recorded) return settle(key, id);
-  auto why = outcome.text.substr(0, max_range_result_bytes);
+  auto why = cut_utf8(outcome.text, max_range_result_bytes);
   record_failure(key, id, std::move(why), [key, id](space_split_core& me) { me.settle(key, id); });
 }
 
@@ -529,65 +574,120 @@ void space_split_core::record_failure(const std::string& key, std::uint64_t id, 
   next.by = options_.member_id;
   next.error = std::move(why);
   auto node = r->lease.node;
-  write_fenced(key, id, std::move(next), 0, [key, final, node, then](space_split_core& me, bool accepted) {
+  write_fenced(key, id, std::move(next), 0, [key, id, final, node, then](space_split_core& me, bool accepted) {
     if (accepted) {
       me.note([](space_split_stats& s) { ++s.failed; });
       if (final)
         me.remove_key(key);
       else
-        me.release_key(key, node);
+        me.release_key(key, id, node);
     }
     if (then) then(me);
   });
 }
 
-// The outcome, only if our owner node still exists and nobody wrote the
-// status since our last write: [check owner node, set status @ version].
+// A stopped run whose key left the work set: when the space was abandoned,
+// its status goes back from running to pending (fenced, as an outcome), so
+// it does not show running for good.
+void space_split_core::recorded_stop(const std::string& key, std::uint64_t id) {
+  read_space([key, id](space_split_core& me, std::error_code ec, std::optional<space_record> record, std::int32_t) {
+    auto* r = me.find(key, id);
+    if (!r) return;
+    if (ec || !record || !record->abandoned || r->status.state != range_state::running) return me.settle(key, id);
+    auto next = r->status;
+    next.state = range_state::pending;
+    next.by = me.options_.member_id;
+    me.write_fenced(key, id, std::move(next), 0, [key, id](space_split_core& self, bool) { self.settle(key, id); });
+  });
+}
+
+// The outcome, only if nobody wrote the status since our last write: the
+// fence is the status's version (a start elsewhere writes it). The multi
+// also checks that our own owner node exists: [check owner node, set status
+// @ version]. One write per run at a time; `then` runs once, with whether
+// the status now holds `next`.
 void space_split_core::write_fenced(const std::string& key, std::uint64_t id, range_status next, int tries,
                                    std::function<void(space_split_core&, bool)> then) {
   auto* r = find(key, id);
   if (!r) return;
+  r->writing = true;
+  auto done = [key, id, then = std::move(then)](space_split_core& me, bool accepted) {
+    std::function<void(space_split_core&)> queued;
+    if (auto* run = me.find(key, id)) {
+      run->writing = false;
+      queued = std::move(run->after_write);
+      run->after_write = nullptr;
+    }
+    if (then) then(me, accepted);
+    if (queued && me.find(key, id)) queued(me);
+  };
+  send_fenced(key, id, std::move(next), tries, std::move(done));
+}
+
+void space_split_core::send_fenced(const std::string& key, std::uint64_t id, range_status next, int tries,
+                                  std::function<void(space_split_core&, bool)> then) {
+  auto* r = find(key, id);
+  if (!r) return;
   auto c = link_.lock();
-  if (!c) return;
+  if (!c) {
+    log(log_level::warn, "space " + options_.space + ": the outcome of " + range_label(key) +
+                             " was not written: the session is gone");
+    return then(*this, false);
+  }
   std::vector<operation> ops;
   ops.push_back(op::check{r->lease.node, any_version});
   ops.push_back(op::set{status_path(key), encode_status(next), r->version});
+  auto refused = [key](space_split_core& me, std::error_code ec) {
+    me.note([](space_split_stats& s) { ++s.refused; });
+    log(log_level::info, "space " + me.options_.space + ": the outcome of " + range_label(key) + " was refused (" +
+                             ec.message() + "): another member started it, or our ownership ended");
+  };
   start_multi(
       c, std::move(ops),
       completion<std::error_code, std::vector<operation_result>>(
-          on_strand([key, id, next, tries, then](space_split_core& me, std::error_code ec,
-                                                 std::vector<operation_result> results) mutable {
+          on_strand([key, id, next, tries, then, refused](space_split_core& me, std::error_code ec,
+                                                          std::vector<operation_result> results) mutable {
             auto* run = me.find(key, id);
             if (!run) return;
             if (!ec) {
               if (results.size() == 2 && results[1].stat) run->version = results[1].stat->version;
-              run->status = next;
+              run->status = stored_form(next);
               return then(me, true);
             }
-            if (!is_connection_loss(ec) || tries >= max_outcome_resends) {
-              me.note([](space_split_stats& s) { ++s.refused; });
-              log(log_level::info, "space " + me.options_.space + ": the outcome of " + range_label(key) +
-                                       " was refused (" + ec.message() + "): another member started it, or " +
-                                       "our ownership ended");
+            // The first send's refusal is final. A resend's is not: the
+            // earlier send, whose answer was lost, may have landed (then the
+            // version moved, by our own write).
+            if (tries == 0 && !is_connection_loss(ec)) {
+              refused(me, ec);
+              return then(me, false);
+            }
+            if (tries >= max_outcome_resends) {
+              refused(me, ec);
               return then(me, false);
             }
             // Unknown outcome: look, then decide.
             me.link_.get(me.status_path(key), {},
-                         me.on_strand([key, id, next, tries, then](space_split_core& self, std::error_code rec,
-                                                                   node n) mutable {
+                         me.on_strand([key, id, next, tries, then, refused, ec](space_split_core& self,
+                                                                                std::error_code rec, node n) mutable {
                            auto* again = self.find(key, id);
                            if (!again) return;
-                           if (!rec && n.stat.version == again->version + 1 && decode_status(n.data) == next) {
+                           if (!rec && n.stat.version == again->version + 1 && holds_status(n.data, next)) {
                              again->version = n.stat.version;
-                             again->status = next;
+                             again->status = stored_form(next);
                              return then(self, true);
                            }
                            if (!rec && n.stat.version != again->version) {
-                             self.note([](space_split_stats& s) { ++s.refused; });
+                             refused(self, ec);
+                             return then(self, false);
+                           }
+                           if (!rec && !is_connection_loss(ec)) {
+                             // Still at our version, and the fence said no
+                             // (our owner node is gone): not ours to write.
+                             refused(self, ec);
                              return then(self, false);
                            }
                            self.after(200ms, [key, id, next, tries, then](space_split_core& s2) mutable {
-                             s2.write_fenced(key, id, std::move(next), tries + 1, std::move(then));
+                             s2.send_fenced(key, id, std::move(next), tries + 1, std::move(then));
                            });
                          }));
           }),
@@ -611,20 +711,40 @@ void space_split_core::confirm(const std::string& key) {
                              ec.message());
 }
 
-void space_split_core::remove_key(const std::string& key) {
-  divider_->async_remove_work({key}, on_strand([key](space_split_core& me, std::error_code ec) {
-                                if (ec)
-                                  log(log_level::warn, "space " + me.options_.space + ": removing the work key of " +
-                                                           range_label(key) + ": " + ec.message());
+// A finished range leaves the work set; a failed removal is tried again
+// (the removal is idempotent), a few times with backoff.
+void space_split_core::remove_key(const std::string& key, int tries) {
+  divider_->async_remove_work({key}, on_strand([key, tries](space_split_core& me, std::error_code ec) {
+                                if (!ec) return;
+                                bool again = tries + 1 < max_key_tries && ec != errc::cancelled &&
+                                             ec != errc::session_closed;
+                                log(log_level::warn, "space " + me.options_.space + ": removing the work key of " +
+                                                         range_label(key) + ": " + ec.message() +
+                                                         (again ? "; trying again" : ""));
+                                if (again)
+                                  me.after(backoff(tries), [key, tries](space_split_core& self) {
+                                    self.remove_key(key, tries + 1);
+                                  });
                               }));
 }
 
-void space_split_core::release_key(const std::string& key, const std::string& owner_node) {
-  divider_->async_release(key, on_strand([key, owner_node](space_split_core& me, std::error_code ec) {
+// A failed range goes to the next member. While the run is still ours (not
+// stopped by the divider), a failed release is tried again; when it keeps
+// failing, the range runs here again instead of sitting owned and idle.
+void space_split_core::release_key(const std::string& key, std::uint64_t id, const std::string& owner_node,
+                                   int tries) {
+  divider_->async_release(key, on_strand([key, id, owner_node, tries](space_split_core& me, std::error_code ec) {
                             if (ec) {
                               log(log_level::warn, "space " + me.options_.space + ": releasing " + range_label(key) +
                                                        ": " + ec.message());
-                              return;
+                              if (ec == errc::cancelled || ec == errc::session_closed) return;
+                              auto* r = me.find(key, id);
+                              if (!r || r->stopping) return;  // not ours any more: nothing to hand over
+                              if (tries + 1 < max_key_tries)
+                                return me.after(backoff(tries), [key, id, owner_node, tries](space_split_core& self) {
+                                  self.release_key(key, id, owner_node, tries + 1);
+                                });
+                              return me.restart(key, id);
                             }
                             auto& rel = me.released_[key];
                             rel.owner_node = owner_node;
@@ -637,6 +757,18 @@ void space_split_core::release_key(const std::string& key, const std::string& ow
                                   if (!tec) self.check_released(key);
                                 }));
                           }));
+}
+
+// A range we could not release: a fresh run of it here (it claims the
+// status again, counting a new attempt). Once the run settled; while its
+// function still runs (a timeout), after it returned.
+void space_split_core::restart(const std::string& key, std::uint64_t id) {
+  auto* r = find(key, id);
+  if (!r || r->stopping) return;
+  if (r->at != step::idle) return after(backoff(max_key_tries), [key, id](space_split_core& me) { me.restart(key, id); });
+  log(log_level::warn, "space " + options_.space + ": could not release " + range_label(key) + "; running it again here");
+  auto lease = r->lease;
+  on_start(lease);
 }
 
 // Released ranges go to the next member in their ranking. When every member

@@ -95,6 +95,11 @@ class space_split_core : public std::enable_shared_from_this<space_split_core> {
     std::stop_source stop;
     std::shared_ptr<job> queued;
     bool stopping = false;  // the divider asked for the stop: confirm once settled
+    bool removed = false;   // ... because the key left the work set (done elsewhere, abandoned)
+    // At most one fenced write in flight: one asked for meanwhile (a late
+    // outcome after a timeout's failure) runs once it completed.
+    bool writing = false;
+    std::function<void(space_split_core&)> after_write;
     bool timed_out = false;
     bool failure_recorded = false;
     int claims = 0;
@@ -134,10 +139,14 @@ class space_split_core : public std::enable_shared_from_this<space_split_core> {
   void record_failure(const std::string& key, std::uint64_t id, std::string why, std::function<void(space_split_core&)> then);
   void write_fenced(const std::string& key, std::uint64_t id, range_status next, int tries,
                     std::function<void(space_split_core&, bool accepted)> then);
+  void send_fenced(const std::string& key, std::uint64_t id, range_status next, int tries,
+                   std::function<void(space_split_core&, bool accepted)> then);
+  void recorded_stop(const std::string& key, std::uint64_t id);
   void settle(const std::string& key, std::uint64_t id);
   void confirm(const std::string& key);
-  void remove_key(const std::string& key);
-  void release_key(const std::string& key, const std::string& owner_node);
+  void remove_key(const std::string& key, int tries = 0);
+  void release_key(const std::string& key, std::uint64_t id, const std::string& owner_node, int tries = 0);
+  void restart(const std::string& key, std::uint64_t id);
   void check_released(const std::string& key);
 
   // ZooKeeper reads and the seeding.

@@ -13,9 +13,11 @@
 // most one member at a time and a dead member's ranges move to the others
 // with its session. A member starts a range by writing its status (running,
 // by, token, attempts + 1) with a compare-and-set; every later write of the
-// run (done, failed) is fenced: a multi that checks the divider's owner
-// node and the status's version since that start, so once another member
-// started the range, the old owner's outcome is refused.
+// run (done, failed) is fenced by the status node's version: it is set at
+// the version of the run's own last write, so once another member started
+// the range (its start writes the status), the old owner's outcome is
+// refused. (The same multi checks that our own owner node for the key
+// exists, which only shows our session still holds it.)
 //
 // A done range (or one that failed max_failures times) leaves the work set:
 // it stops everywhere. A failed or timed-out range is released to the next
@@ -205,7 +207,8 @@ class space_split {
   }
   // Gives the space up: marks it abandoned and removes the ranges not yet
   // finished from the work set, so they stop on every member. Their status
-  // stays pending.
+  // stays, or goes back to, pending: a member whose run of a range stops for
+  // the removal writes pending (fenced) once its function returned.
   template <class Token>
   auto async_abandon(Token&& token) {
     return initiate(token, [this](completion done) { abandon(std::move(done)); });

@@ -279,5 +279,222 @@ TEST_F(RangesTest, TheStoredConfigWinsAndTryNextNeverWaits) {
   EXPECT_LT(v, 1000u);
 }
 
+// Regression: a consumer object reusing the id of a destroyed one on the
+// same session must not take the grant queued for (and drawn from by) the
+// first: grants name the registration (the consumer node's czxid).
+TEST_F(RangesTest, ASecondConsumerObjectWithTheSameIdAndSessionNeverTakesTheFirstOnesGrant) {
+  // Big leases, long target: the first object's report still says
+  // taken = 0 when it is destroyed, so its grant stays queued.
+  range_space_config config{0, 1'000'000, 1000, 1000, 10s};
+  auto cs = connect_session(hosts_);
+  range_coordinator coordinator(*cs, coordinator_options("m1", config));
+  auto s = connect_session(hosts_);
+  std::set<std::uint64_t> seen;
+  for (int round = 0; round < 3; ++round) {
+    range_consumer c(*s, options("x", config));
+    for (int i = 0; i < 3; ++i) {
+      auto v = c.next();
+      EXPECT_TRUE(seen.insert(v).second) << v << " handed out twice (object " << round << ")";
+    }
+  }
+  EXPECT_EQ(seen.size(), 9u);
+}
+
+// Regression: destroying a consumer while another thread waits in next()
+// wakes it with errc::cancelled; the waiter must not touch the destroyed
+// object (ASan/TSan builds catch a use after free here).
+TEST_F(RangesTest, DestroyingAConsumerWhileNextWaitsCancelsTheWait) {
+  range_space_config config{0, 1000, 10, 10, 300ms};
+  auto s = connect_session(hosts_);
+  // No coordinator anywhere: no grant ever comes, next() waits.
+  auto c = std::make_unique<range_consumer>(*s, options("lonely", config));
+  range_consumer* raw = c.get();
+  // Several waiters: on two cores some of them wake only after the
+  // destructor has returned.
+  constexpr int waiters = 8;
+  std::atomic<int> entered{0};
+  std::vector<std::error_code> got(waiters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < waiters; ++i)
+    threads.emplace_back([&, i] {
+      ++entered;
+      try {
+        raw->next(30s);
+      } catch (const error& e) {
+        got[i] = e.code();
+      }
+    });
+  ASSERT_TRUE(wait_until([&] { return entered.load() == waiters; }, 10s));
+  std::this_thread::sleep_for(300ms);  // well inside next()'s wait
+  auto t0 = std::chrono::steady_clock::now();
+  c.reset();
+  for (auto& t : threads) t.join();
+  for (const auto& ec : got) EXPECT_EQ(ec, make_error_code(errc::cancelled));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+}
+
+// Regression: a consumer that used up the space and then went idle (its
+// report then says it wants nothing) asks again when next() is called, so a
+// tail another consumer returns later is still granted to it.
+TEST_F(RangesTest, AnIdleExhaustedConsumerStillGetsATailReturnedLater) {
+  range_space_config config{0, 1000, 100, 100, 200ms};
+  auto cs = connect_session(hosts_);
+  range_coordinator coordinator(*cs, coordinator_options("m1", config));
+  auto sb = connect_session(hosts_);
+  auto b = std::make_unique<range_consumer>(*sb, options("b", config));
+  std::set<std::uint64_t> seen;
+  std::mutex mutex;
+  auto remember = [&](std::uint64_t v) {
+    std::lock_guard lock(mutex);
+    EXPECT_TRUE(seen.insert(v).second) << v << " handed out twice";
+  };
+  remember(b->next());  // b holds a lease of 100 and stays busy: never idle
+  std::atomic<bool> stop_b{false};
+  std::thread busy([&] {
+    while (!stop_b) {
+      remember(b->next());
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+
+  auto sa = connect_session(hosts_);
+  range_consumer a(*sa, options("a", config));
+  std::error_code end;
+  for (int i = 0; i < 2000 && !end; ++i) {
+    try {
+      remember(a.next(10s));
+    } catch (const error& e) {
+      end = e.code();
+    }
+  }
+  ASSERT_EQ(end, make_error_code(errc::space_exhausted));
+  // a goes idle (twice the target without a draw) and its report says so.
+  auto report_of_a = [&] {
+    auto f = cs->async_get(root_ + "/spaces/ids/consumers/a", use_future);
+    return get_within(f).data;
+  };
+  ASSERT_TRUE(wait_until([&] { return report_of_a().find("\"want\":false") != std::string::npos; }, 10s))
+      << report_of_a();
+
+  // Only now b goes idle and returns its tail.
+  stop_b = true;
+  busy.join();
+  ASSERT_TRUE(wait_until([&] { return !free_nodes(*cs).empty(); }, 10s)) << "b's tail never reached free/";
+
+  std::uint64_t v = 0;
+  std::error_code ec;
+  ASSERT_TRUE(wait_until([&] { return !(ec = a.try_next(v)); }, 10s))
+      << "the returned tail was never granted to the exhausted consumer: " << ec.message();
+  remember(v);
+  EXPECT_LT(v, 100u) << "not from b's returned tail";
+}
+
+// Regression: while the current lease has values left, try_next() never
+// fails, however many threads contend for them.
+TEST_F(RangesTest, TryNextNeverFailsWhileTheLeaseHasValuesLeft) {
+  range_space_config config{0, 1'000'000'000, 1'000'000, 1'000'000, 60s};
+  auto s = connect_session(hosts_);
+  range_consumer c(*s, options("busy", config, /*coordinator=*/true));
+  auto first = c.next();
+  auto lease = c.current_lease();
+  ASSERT_TRUE(lease);
+  ASSERT_EQ(lease->hi - lease->lo, 1'000'000u);
+  constexpr int threads = 8;
+  constexpr int per_thread = 50'000;  // all together well under the lease
+  std::atomic<int> failures{0};
+  std::mutex mutex;
+  std::vector<std::uint64_t> all{first};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&] {
+      std::vector<std::uint64_t> mine;
+      mine.reserve(per_thread);
+      for (int n = 0; n < per_thread; ++n) {
+        std::uint64_t v = 0;
+        if (c.try_next(v)) {
+          ++failures;
+          continue;
+        }
+        mine.push_back(v);
+      }
+      std::lock_guard lock(mutex);
+      all.insert(all.end(), mine.begin(), mine.end());
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failures.load(), 0) << "try_next failed although the lease had values left";
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a value was handed out twice";
+  EXPECT_LT(all.back(), lease->hi);
+}
+
+// Regression: a consumer destroyed while its report write is in flight
+// still removes its node, so a new object with the same id on the same
+// session can register (it would wait for the session's end otherwise).
+TEST_F(RangesTest, AConsumerDestroyedWhileReportingLeavesItsId) {
+  range_space_config config{0, 1'000'000'000, 4, 4, 10s};
+  auto cs = connect_session(hosts_);
+  range_coordinator coordinator(*cs, coordinator_options("m1", config));
+  auto s = connect_session(hosts_);
+  std::set<std::uint64_t> seen;
+  for (int round = 0; round < 20; ++round) {
+    auto o = options("x", config);
+    o.wait_timeout = 5s;
+    range_consumer c(*s, o);
+    // The third value passes the half of a 4-value lease: a report (a
+    // request for the next lease) is written as the object goes away.
+    for (int i = 0; i < 3; ++i) {
+      std::uint64_t v = 0;
+      try {
+        v = c.next();
+      } catch (const error& e) {
+        FAIL() << "round " << round << ": " << e.what();
+      }
+      EXPECT_TRUE(seen.insert(v).second) << v << " handed out twice";
+    }
+  }
+}
+
+// Regression: a consumer whose handling keeps failing (here: its lease
+// node may not be written, so every grant's multi fails) must not block the
+// grants of the others: a failed consumer goes to the back of the queue,
+// and is parked after repeated identical failures.
+TEST_F(RangesTest, APersistentlyFailingConsumerDoesNotBlockTheOthers) {
+  range_space_config config{0, 1'000'000, 4, 4, 10s};
+  auto cs = connect_session(hosts_);
+  range_coordinator coordinator(*cs, coordinator_options("m1", config));
+  auto sb = connect_session(hosts_);
+  auto o = options("b", config);
+  o.wait_timeout = 5s;
+  range_consumer b(*sb, o);
+  std::set<std::uint64_t> seen;
+  seen.insert(b.next());  // the space (and leases/) exists now
+
+  // "a" sorts first and asks for a grant that can never be written.
+  auto sa = connect_session(hosts_);
+  auto base = root_ + "/spaces/ids";
+  create_options read_only;
+  read_only.acl = acl{acl_entry{perm::read | perm::remove | perm::admin, "world", "anyone"}};
+  auto f1 = cs->async_create(base + "/leases/a",
+                             R"({"block":4,"next_n":1,"grants":[],"sized_n":0,"ret_czxid":0,"ret_seq":0,"exhausted":false})",
+                             read_only, use_future);
+  get_within(f1);
+  auto report = R"({"session":)" + std::to_string(sa->session_id()) +
+                R"(,"instance":1,"taken":0,"want":true,"used_n":0,"used_ms":-1,"rate":0,"drawn":0,"returns":[]})";
+  auto f2 = sa->async_create(base + "/consumers/a", report, create_options{create_mode::ephemeral, {}, {}}, use_future);
+  get_within(f2);
+  std::this_thread::sleep_for(200ms);  // a is failing by now
+
+  // b keeps getting leases of 4 values: many grants while a fails.
+  for (int i = 0; i < 100; ++i) {
+    std::uint64_t v = 0;
+    try {
+      v = b.next();
+    } catch (const error& e) {
+      FAIL() << "value " << i << ": " << e.what();
+    }
+    EXPECT_TRUE(seen.insert(v).second) << v << " handed out twice";
+  }
+}
+
 }  // namespace
 }  // namespace nominee::testing

@@ -42,6 +42,15 @@ namespace detail {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
+// now + wait, saturated: a huge wait means "a very long time", never an
+// overflowed (past) deadline.
+steady::time_point deadline_after(std::chrono::milliseconds wait) {
+  constexpr auto forever = std::chrono::hours(24 * 365 * 100);
+  auto now = steady::now();
+  if (wait > forever) return now + forever;
+  return now + wait;
+}
+
 std::uint64_t random_instance() {
   std::random_device device;
   return (static_cast<std::uint64_t>(device()) << 32) ^ device();
@@ -71,6 +80,13 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
     asio::post(strand_, [self = shared_from_this()] { self->open(); });
   }
 
+  // Called by the owner's destructor after stop(): waits until every caller
+  // of take() has left (they wake at once with errc::cancelled).
+  void wait_callers_left() {
+    std::unique_lock lock(mutex_);
+    left_.wait(lock, [this] { return callers_ == 0; });
+  }
+
   void stop() {
     {
       std::lock_guard lock(mutex_);
@@ -83,17 +99,59 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
       self->stopped_ = true;
       self->tick_timer_.cancel();
       // Leave at once rather than at the session's end (the coordinator
-      // then stops looking at us). Only our own registration, by version.
-      if (self->registered_ && self->link_.session_id() == self->registered_session_)
-        self->link_.remove(self->paths_.consumer(self->options_.consumer_id), self->version_, [](std::error_code) {});
+      // then stops looking at us, and a new consumer object with our id can
+      // register). Only our own registration, by version.
+      if (self->registered_ && !self->writing_ && self->link_.session_id() == self->registered_session_)
+        self->leave(self->version_, 8);
+      else if (self->opened_)
+        self->leave_if_ours(8);  // a write in flight (its version is not known yet), or not registered
+    });
+  }
+
+  // --- leaving (strand, after stop) ------------------------------------------
+
+  // Removes our node at `version`. A bad version (a report written
+  // meanwhile) or a lost answer: read the node again and remove it if it is
+  // still ours (left as it is if not: it belongs to someone else).
+  void leave(std::int32_t version, int attempts) {
+    link_.remove(paths_.consumer(options_.consumer_id), version,
+                 asio::bind_executor(strand_, [self = shared_from_this(), attempts](std::error_code ec) {
+                   if (!ec || is_no_node(ec) || attempts <= 1) return;
+                   self->leave_if_ours(attempts - 1);
+                 }));
+  }
+
+  void leave_if_ours(int attempts) {
+    link_.get(paths_.consumer(options_.consumer_id), session::watcher{},
+              asio::bind_executor(strand_, [self = shared_from_this(), attempts](std::error_code ec, const node& n) {
+                if (is_no_node(ec)) return;
+                if (ec) {
+                  if (is_retriable(ec) && !is_session_expired(ec) && attempts > 1) self->leave_later(attempts - 1);
+                  return;
+                }
+                // Ours only if this very object wrote it (see check_existing).
+                auto report = decode_consumer_report(n.data);
+                if (n.stat.ephemeral_owner == 0 || !report || report->instance != self->instance_) return;
+                self->leave(n.stat.version, attempts);
+              }));
+  }
+
+  void leave_later(int attempts) {
+    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(100));
+    timer->async_wait([self = shared_from_this(), timer, attempts](std::error_code e) {
+      if (!e) self->leave_if_ours(attempts);
     });
   }
 
   // --- the hot path ---------------------------------------------------------
 
+  // Gives up only when the lease is being replaced or has no position left:
+  // while values remain, a failed compare-and-swap means another caller got
+  // one, so trying again is lock-free (giving up would make the caller wait
+  // for a notification that never comes while values are at hand).
   bool fast_take(std::uint64_t& out) {
     std::uint64_t p = pos_.load(std::memory_order_acquire);
-    for (int attempt = 0; attempt < 64; ++attempt) {
+    for (;;) {
       auto s1 = seq_.load(std::memory_order_acquire);
       if (s1 & 1) return false;  // being replaced: the slow path waits for the mutex
       auto start = d_start_.load(std::memory_order_relaxed);
@@ -109,13 +167,22 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
         return true;
       }
     }
-    return false;
   }
 
   // ok, deadline_exceeded, space_exhausted or cancelled. No deadline: never waits.
+  // The caller holds its own reference to this core (see range_consumer::next).
   std::error_code take(std::uint64_t& out, std::optional<steady::time_point> deadline) {
     if (fast_take(out)) return {};
     std::unique_lock lock(mutex_);
+    // Counted while inside, so that the owner's destructor returns only once
+    // every waiting caller has woken up and left.
+    ++callers_;
+    struct leave_guard {
+      range_consumer_core& core;
+      ~leave_guard() {
+        if (--core.callers_ == 0 && core.closed_) core.left_.notify_all();
+      }
+    } leave{*this};  // runs with the lock held (destroyed before `lock`)
     bool asked = false, counted = false;
     for (int round = 0;; ++round) {
       if (closed_) return make_error_code(errc::cancelled);
@@ -124,7 +191,19 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
         install_next();
         continue;
       }
-      if (exhausted_) return make_error_code(errc::space_exhausted);
+      if (exhausted_) {
+        // Asked again even so: a tail returned meanwhile (or later) can only
+        // be granted to a consumer that asks, and an idle one does not.
+        if (idle_) {
+          idle_ = false;
+          lock.unlock();
+          poke();
+          lock.lock();
+          if (closed_) return make_error_code(errc::cancelled);
+          if (fast_take(out)) return {};
+        }
+        return make_error_code(errc::space_exhausted);
+      }
       if (!asked) {
         idle_ = false;  // in use again: ask for leases again
         asked = true;
@@ -268,9 +347,12 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
     auto sid = link_.session_id();
     if (sid == 0) return;  // the tick tries again
     registering_ = true;
-    pending_returns_.clear();  // only a registration's own node may carry its returns
     want_ = wants_lease();
     auto report = build_report(sid);
+    // A new node is a new registration: it must not carry the returns of an
+    // earlier one (they are processed once per (czxid, seq)). If the node
+    // turns out to be our own (a reply lost), registered() sends them again.
+    report.returns.clear();
     link_.create(paths_.consumer(options_.consumer_id), encode(report), create_options{create_mode::ephemeral, {}, {}}, false,
                  on_strand([report](range_consumer_core& self, std::error_code ec, const created_node& n) {
                    self.registering_ = false;
@@ -309,6 +391,10 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
   }
 
   void registered(const stat& st, const consumer_report& written) {
+    // Returns reported under another registration are not ours to send
+    // again; under the same one (our node survived a lost reply) they are,
+    // and resending is safe: each (czxid, seq) is processed once.
+    if (st.czxid != czxid_) pending_returns_.clear();
     registered_ = true;
     warned_taken_ = false;
     registered_session_ = st.ephemeral_owner;
@@ -348,6 +434,12 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
     evaluate();
   }
 
+  // A grant decided for this registration (the consumer node's czxid): a
+  // second object with our id on our session never takes our grants.
+  bool for_us(const range_grant& g) const {
+    return g.session == registered_session_ && g.czxid == czxid_;
+  }
+
   void take_grants(const lease_record& lease) {
     if (lease.ret_czxid == czxid_ && registered_) {
       std::erase_if(pending_returns_, [&](const range_return& r) { return r.seq <= lease.ret_seq; });
@@ -360,7 +452,10 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
         auto grants = lease.grants;
         std::sort(grants.begin(), grants.end(), [](const range_grant& a, const range_grant& b) { return a.n < b.n; });
         for (const auto& g : grants) {
-          if (next_slot_ || g.session != registered_session_ || g.n <= taken_) continue;
+          // Only grants decided for this very registration: a grant for an
+          // earlier consumer object with our id (same session, other node)
+          // may have been drawn from already.
+          if (next_slot_ || !for_us(g) || g.n <= taken_) continue;
           next_slot_ = g;
           taken_ = g.n;
           notify = true;
@@ -514,7 +609,7 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
     // A grant queued for us and not taken yet goes back too.
     if (last_lease_) {
       for (const auto& g : last_lease_->grants) {
-        if (g.session != registered_session_ || g.n <= taken_) continue;
+        if (!for_us(g) || g.n <= taken_) continue;
         taken_ = g.n;
         ret.ranges.push_back(g.range);
         std::lock_guard lock(mutex_);
@@ -551,6 +646,8 @@ class range_consumer_core : public std::enable_shared_from_this<range_consumer_c
   // Shared between callers and the strand.
   mutable std::mutex mutex_;
   std::condition_variable changed_;
+  std::condition_variable left_;  // callers_ dropped to 0 after closed_
+  int callers_ = 0;               // threads inside take() (past fast_take)
   bool closed_ = false;
   std::optional<range_grant> current_;
   std::optional<range_grant> next_slot_;
@@ -618,6 +715,10 @@ range_consumer::range_consumer(session& s, range_consumer_options options) {
 
 range_consumer::~range_consumer() {
   core_->stop();
+  // Callers waiting in next() wake with errc::cancelled; they hold their
+  // own reference to the core and never touch this object again, and we
+  // return only once they have left it.
+  core_->wait_callers_left();
   coordinator_.reset();
 }
 
@@ -626,14 +727,18 @@ std::uint64_t range_consumer::next() { return next(core_->wait_timeout()); }
 std::uint64_t range_consumer::next(std::chrono::milliseconds wait) {
   std::uint64_t value = 0;
   if (core_->fast_take(value)) return value;
-  auto ec = core_->take(value, std::chrono::steady_clock::now() + wait);
-  if (ec) throw core_->failure(ec, wait);
+  // From here on only `core`: this object may be destroyed while we wait.
+  auto core = core_;
+  auto ec = core->take(value, detail::deadline_after(wait));
+  if (ec) throw core->failure(ec, wait);
   return value;
 }
 
 std::error_code range_consumer::try_next(std::uint64_t& value) noexcept {
   try {
-    return core_->take(value, std::nullopt);
+    if (core_->fast_take(value)) return {};
+    auto core = core_;
+    return core->take(value, std::nullopt);
   } catch (...) {
     return make_error_code(errc::system_error);  // only an allocation failure can get here
   }

@@ -11,6 +11,7 @@
 #include <nominee/ranges.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -109,7 +110,8 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
     active_ = true;
     auto epoch = ++epoch_;
     busy_ = false;
-    dirty_.clear();
+    clear_queue();
+    armed_.clear();  // a get dropped with the last term may have set no watch: arm again
     log(log_level::info, "range space " + paths_.base + ": coordinating (token " + std::to_string(t.token) + ")");
     open_range_space(link_, strand_, paths_, options_.config,
                      [weak = weak_from_this(), epoch](std::error_code ec, std::optional<range_space_config> stored) {
@@ -165,7 +167,7 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
     ++epoch_;
     busy_ = false;
     backing_off_ = false;
-    dirty_.clear();
+    clear_queue();
     retry_timer_.cancel();
     sweep_timer_.cancel();
   }
@@ -191,13 +193,26 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
     known_ = std::set<std::string>(change.current.begin(), change.current.end());
     for (auto it = armed_.begin(); it != armed_.end();)
       it = known_.count(*it) ? std::next(it) : armed_.erase(it);
+    for (auto it = failures_.begin(); it != failures_.end();)
+      it = known_.count(it->first) ? std::next(it) : failures_.erase(it);
     if (!active_ || !opened_) return;
-    for (const auto& id : change.added) dirty_.insert(id);
+    for (const auto& id : change.added) mark(id);
     pump();
   }
 
+  // First come, first served: each consumer at most once in the queue.
+  void mark(const std::string& id) {
+    if (queued_.insert(id).second) queue_.push_back(id);
+  }
+
+  void clear_queue() {
+    queue_.clear();
+    queued_.clear();
+    failures_.clear();
+  }
+
   void mark_all() {
-    for (const auto& id : known_) dirty_.insert(id);
+    for (const auto& id : known_) mark(id);
   }
 
   session::watcher consumer_watcher(const std::string& id) {
@@ -207,16 +222,17 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
       asio::post(self->strand_, [self, id] {
         self->armed_.erase(id);
         if (!self->active_ || !self->opened_) return;
-        self->dirty_.insert(id);
+        self->mark(id);
         self->pump();
       });
     };
   }
 
   void pump() {
-    if (!active_ || !opened_ || busy_ || backing_off_ || dirty_.empty() || stopped()) return;
-    auto id = *dirty_.begin();
-    dirty_.erase(dirty_.begin());
+    if (!active_ || !opened_ || busy_ || backing_off_ || queue_.empty() || stopped()) return;
+    auto id = std::move(queue_.front());
+    queue_.pop_front();
+    queued_.erase(id);
     busy_ = true;
     auto job = std::make_shared<work>();
     job->id = id;
@@ -249,12 +265,15 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
   }
 
   void read_report(const work_ptr& job) {
-    bool arm = !armed_.count(job->id);
+    // Marked armed when the get is issued, not in its completion: on a
+    // multi-threaded executor the watch may fire (and unmark it) before the
+    // completion runs, which would leave it marked with no watch set.
+    bool arm = armed_.insert(job->id).second;
     link_.get(paths_.consumer(job->id), arm ? consumer_watcher(job->id) : session::watcher{},
               step(job, [job, arm](range_coordinator_core& self, std::error_code ec, const node& n) {
+                if (ec && arm) self.armed_.erase(job->id);  // a failed get sets no watch
                 if (is_no_node(ec)) return self.done(job, {});  // gone: the children watch sees it come back
                 if (ec) return self.done(job, ec);
-                if (arm) self.armed_.insert(job->id);
                 auto report = decode_consumer_report(n.data);
                 if (!report) {
                   log(log_level::warn, "range consumer " + n.path + " holds a report that cannot be read");
@@ -272,6 +291,9 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
                 if (is_no_node(ec)) {
                   job->lease = lease_record{};
                   job->lease.block = self.config_.min_block;
+                  // Recreated (say, removed by hand): number on from what the
+                  // consumer has taken, or it would ignore every grant.
+                  if (self.owner_matches(*job)) job->lease.next_n = std::max<std::uint64_t>(1, job->report.taken + 1);
                   job->lease_version = -1;
                 } else if (ec) {
                   return self.done(job, ec);
@@ -322,7 +344,8 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
   bool needs_grant(const work& job) const {
     if (!owner_matches(job) || !job.report.want) return false;
     for (const auto& g : job.lease.grants)
-      if (g.session == job.report.session && g.n > job.report.taken) return false;  // one is waiting for it
+      if (g.session == job.report.session && g.czxid == job.report_stat.czxid && g.n > job.report.taken)
+        return false;  // one is waiting for it
     return true;
   }
 
@@ -361,11 +384,12 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
     }
     const bool created_free = !ops.empty();
 
-    // Grants queued for another session, or taken already, leave the queue
-    // (their values stay granted: never handed out again).
+    // Grants queued for another registration (another session, or another
+    // consumer object with this id on the same session), or taken already,
+    // leave the queue (their values stay granted: never handed out again).
     if (owner) {
       std::erase_if(lease.grants, [&](const range_grant& g) {
-        return g.session != report.session || g.n <= report.taken;
+        return g.session != report.session || g.czxid != czxid || g.n <= report.taken;
       });
       // Size: once per used-up grant.
       if (report.used_n > lease.sized_n && report.used_n < lease.next_n && report.used_ms >= 0) {
@@ -383,7 +407,7 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
         lease.exhausted = true;
       } else {
         lease.exhausted = false;
-        lease.grants.push_back(range_grant{lease.next_n++, report.session, plan.granted});
+        lease.grants.push_back(range_grant{lease.next_n++, report.session, plan.granted, czxid});
         granted = true;
         if (plan.taken_free) {
           ops.push_back(op::remove{paths_.free_node(*plan.taken_free), 0});  // free nodes are never set
@@ -423,19 +447,40 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
                   (void)returned;
                   if (!ec && created_free) self.mark_all();  // waiting consumers may be served now
                   // Once more: returns over the multi limit, or a report that came meanwhile.
-                  if (!ec && created_free) self.dirty_.insert(job->id);
+                  if (!ec && created_free) self.mark(job->id);
                   self.done(job, ec);
                 }));
   }
 
   // A job ends: on an error the consumer is looked at again after a pause
   // (everything is re-read, so a write that did land is seen as done).
+  // A failed consumer goes to the back of the queue (the others are served
+  // first); after park_after identical failures in a row (same error, same
+  // report) it is parked: not queued again until its report changes (its
+  // watch), the children change, or the next sweep.
+  static constexpr int park_after = 5;
+
   void done(const work_ptr& job, std::error_code ec) {
     busy_ = false;
+    if (!ec) failures_.erase(job->id);
     if (ec) {
       if (!is_bad_version(ec) && !is_node_exists(ec) && !is_no_node(ec))
         log(log_level::debug, "range coordinator " + paths_.base + " " + job->id + ": " + ec.message());
-      dirty_.insert(job->id);
+      auto& f = failures_[job->id];
+      const auto report_mzxid = job->report_stat.mzxid;  // 0: the report was not read
+      if (f.count > 0 && f.ec == ec && f.report_mzxid == report_mzxid) {
+        ++f.count;
+      } else {
+        f = failure{ec, report_mzxid, 1};
+      }
+      // A lost connection is not the consumer's fault: never parked for it.
+      if (f.count < park_after || is_retriable(ec) || is_session_expired(ec)) {
+        mark(job->id);
+      } else if (f.count == park_after) {
+        log(log_level::warn, "range coordinator " + paths_.base + ": consumer " + job->id + " failed " +
+                                 std::to_string(f.count) + " times in a row (" + ec.message() +
+                                 "); parked until its report changes or the next sweep");
+      }
       backing_off_ = true;
       std::uniform_int_distribution<int> jitter(10, 60);
       retry_timer_.expires_after(std::chrono::milliseconds(jitter(random_)));
@@ -466,7 +511,14 @@ class range_coordinator_core : public std::enable_shared_from_this<range_coordin
   range_space_config config_;
   std::set<std::string> known_;  // consumers listed
   std::set<std::string> armed_;  // consumers whose node has our data watch
-  std::set<std::string> dirty_;  // consumers to look at
+  std::deque<std::string> queue_;  // consumers to look at, first come first served
+  std::set<std::string> queued_;   // what queue_ holds
+  struct failure {
+    std::error_code ec;
+    std::int64_t report_mzxid = 0;
+    int count = 0;
+  };
+  std::map<std::string, failure> failures_;  // consecutive identical failures, per consumer
   bool busy_ = false;
   bool backing_off_ = false;
   std::minstd_rand random_{std::random_device{}()};

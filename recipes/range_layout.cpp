@@ -89,7 +89,9 @@ std::optional<range_space_config> decode_space_config(std::string_view text) {
       !get_u64(*doc, "max_block", c.max_block) || !get_i64(*doc, "target_lease_ms", target))
     return std::nullopt;
   c.target_lease = std::chrono::milliseconds(target);
-  if (c.lo >= c.hi || c.min_block == 0 || c.min_block > c.max_block || target <= 0) return std::nullopt;
+  if (c.lo >= c.hi || c.min_block == 0 || c.min_block > c.max_block || target <= 0 ||
+      c.target_lease > max_target_lease)
+    return std::nullopt;
   return c;
 }
 
@@ -176,7 +178,7 @@ std::optional<consumer_report> decode_consumer_report(std::string_view text) {
 
 std::string encode(const lease_record& r) {
   json grants = json::array();
-  for (const auto& g : r.grants) grants.push_back(json{{"n", g.n}, {"session", g.session}, {"range", encode_range(g.range)}});
+  for (const auto& g : r.grants) grants.push_back(json{{"n", g.n}, {"session", g.session}, {"czxid", g.czxid}, {"range", encode_range(g.range)}});
   return json{{"block", r.block},         {"next_n", r.next_n},   {"grants", grants},
               {"sized_n", r.sized_n},     {"ret_czxid", r.ret_czxid}, {"ret_seq", r.ret_seq},
               {"exhausted", r.exhausted}}
@@ -200,6 +202,9 @@ std::optional<lease_record> decode_lease_record(std::string_view text) {
     range_grant g;
     auto range = item.find("range");
     if (!get_u64(item, "n", g.n) || !get_i64(item, "session", g.session) || range == item.end()) return std::nullopt;
+    // A grant written by a coordinator older than registration tags has
+    // none (0): it names only a session.
+    if (item.contains("czxid") && !get_i64(item, "czxid", g.czxid)) return std::nullopt;
     auto v = decode_range(*range);
     if (!v) return std::nullopt;
     g.range = *v;

@@ -10,7 +10,8 @@
 //   free/<lo>-<hi>    returned tails (20-digit zero-padded names)
 //   consumers/<id>    EPHEMERAL: the consumer's usage report and requests
 //   leases/<id>       persistent, coordinator-written: grants for the
-//                     consumer, each tagged with the session it is for
+//                     consumer, each tagged with the session and the
+//                     registration (consumers/<id>'s czxid) it is for
 
 #include <chrono>
 #include <cstdint>
@@ -52,11 +53,15 @@ std::optional<std::uint64_t> decode_cursor(std::string_view json);
 std::string free_name(const value_range& r);
 std::optional<value_range> parse_free_name(std::string_view name);
 
-// A grant queued for a consumer: only the session it names may use it.
+// A grant queued for a consumer: only the registration it names (the
+// consumer node's czxid, on the session it names) may use it. Another
+// consumer object with the same id, even on the same session, registers
+// with a new node (a new czxid) and never takes it.
 struct range_grant {
   std::uint64_t n = 0;        // grant number, increasing per consumer id
   std::int64_t session = 0;
   value_range range;
+  std::int64_t czxid = 0;     // the registration it was decided for (0: an older coordinator's, session only)
 };
 
 // Tails a live consumer gave back (cut locally before they were reported),

@@ -23,6 +23,9 @@ void require_valid_space(std::string_view prefix, const range_space_config& c) {
         ("must not exceed max_block (" + std::to_string(c.max_block) + ")").c_str());
   if (c.target_lease.count() <= 0)
     bad(prefix, "target_lease", std::to_string(c.target_lease.count()) + " ms", "must be positive");
+  if (c.target_lease > max_target_lease)
+    bad(prefix, "target_lease", std::to_string(c.target_lease.count()) + " ms",
+        ("must not exceed " + std::to_string(max_target_lease.count()) + " ms (365 days)").c_str());
 }
 
 std::uint64_t clamp_block(std::uint64_t size, const range_space_config& c) noexcept {

@@ -14,9 +14,12 @@ namespace nominee::detail {
 
 // Throws nominee::error (errc::invalid_option) naming the field and its
 // value when the config cannot describe a space: lo >= hi, min_block 0,
-// min_block > max_block, target_lease <= 0. `prefix` names the struct
+// min_block > max_block, target_lease <= 0 or above max_target_lease. `prefix` names the struct
 // ("range_consumer_options.config").
 void require_valid_space(std::string_view prefix, const range_space_config& config);
+// The longest target_lease accepted (longer ones would overflow the clock
+// arithmetic on it, and a lease is asked for well before then anyway).
+inline constexpr std::chrono::milliseconds max_target_lease{std::chrono::hours(24 * 365)};
 
 // Half-open [lo, hi).
 struct value_range {

@@ -173,5 +173,32 @@ TEST(RangeLayout, ReportsAndLeasesRoundTrip) {
                                    R"("sized_n":0,"ret_czxid":0,"ret_seq":0,"exhausted":false})"));
 }
 
+// A grant names the registration (consumer node czxid) it is for; one
+// written by an older coordinator has czxid 0.
+TEST(RangeLayout, GrantsCarryTheirRegistration) {
+  lease_record l;
+  l.grants.push_back({4, 9, {100, 164}, 123456789012345});
+  auto lease = decode_lease_record(encode(l));
+  ASSERT_TRUE(lease);
+  ASSERT_EQ(lease->grants.size(), 1u);
+  EXPECT_EQ(lease->grants[0].czxid, 123456789012345);
+  EXPECT_EQ(lease->grants[0].session, 9);
+
+  auto old = decode_lease_record(R"({"block":1,"next_n":2,"grants":[{"n":1,"session":1,"range":[5,6]}],)"
+                                 R"("sized_n":0,"ret_czxid":0,"ret_seq":0,"exhausted":false})");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->grants[0].czxid, 0);
+  EXPECT_FALSE(decode_lease_record(R"({"block":1,"next_n":2,"grants":[{"n":1,"session":1,"czxid":"x","range":[5,6]}],)"
+                                   R"("sized_n":0,"ret_czxid":0,"ret_seq":0,"exhausted":false})"));
+}
+
+TEST(RangeSizing, TargetLeaseHasAnUpperBound) {
+  EXPECT_NO_THROW(require_valid_space("opts.config", space(0, 100, 1, 10, max_target_lease)));
+  auto huge = failure_of(space(0, 100, 1, 10, std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max())));
+  EXPECT_NE(huge.find("opts.config.target_lease"), std::string::npos) << huge;
+  EXPECT_FALSE(decode_space_config(R"({"lo":0,"hi":5,"min_block":1,"max_block":1,"target_lease_ms":)" +
+                                   std::to_string(max_target_lease.count() + 1) + "}"));
+}
+
 }  // namespace
 }  // namespace nominee::detail

@@ -38,7 +38,7 @@ struct range_space_config {
   std::uint64_t hi = 0;            // one past the last value (lo < hi)
   std::uint64_t min_block = 1;     // smallest lease (>= 1)
   std::uint64_t max_block = 1;     // largest lease (>= min_block)
-  std::chrono::milliseconds target_lease{1000};  // how long a lease should last (> 0)
+  std::chrono::milliseconds target_lease{1000};  // how long a lease should last (> 0, <= 365 days)
 };
 
 struct range_consumer_options {
@@ -119,8 +119,9 @@ class range_consumer {
   // Validates (throws nominee::error naming the field and value) before
   // anything is sent, then registers and asks for a first lease.
   range_consumer(session& s, range_consumer_options options);
-  // Waiting next() calls fail with errc::cancelled; the unused rest of the
-  // lease is not handed out again.
+  // Waiting next() calls fail with errc::cancelled, and the destructor
+  // returns once they have left; the unused rest of the lease is not handed
+  // out again.
   ~range_consumer();
   range_consumer(const range_consumer&) = delete;
   range_consumer& operator=(const range_consumer&) = delete;

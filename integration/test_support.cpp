@@ -61,22 +61,29 @@ void force_expiry(const session& s, const std::string& hosts) {
   // twin closes, the twin's close never reaches the server and the session
   // lives on. So: confirm the session really ended (s moves to a new
   // session id), and try again if it did not.
+  // A won race shows within milliseconds (s reconnects, hears "expired",
+  // and starts a new session); a lost one is retried after a few seconds.
   auto old_id = s.session_id();
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  auto password = s.session_password();
+  if (old_id == 0 || password.size() != sizeof(clientid_t::passwd))
+    throw std::runtime_error("force_expiry: the session is not connected");
+  auto moved = [&] { return s.session_id() != old_id && s.session_id() != 0; };
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    // Between sessions (the old one heard expired, the new one not yet
+    // made): wait for the new one rather than attach to the old again.
+    if (s.session_id() == 0 && wait_until(moved, std::chrono::seconds(10))) return;
+    if (moved()) return;
     clientid_t id{};
     id.client_id = old_id;
-    auto password = s.session_password();
-    if (id.client_id == 0 || password.size() != sizeof id.passwd)
-      throw std::runtime_error("force_expiry: the session is not connected");
     std::copy(password.begin(), password.end(), id.passwd);
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
     if (!twin) throw std::runtime_error("force_expiry: zookeeper_init failed");
     wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, std::chrono::seconds(10));
     zookeeper_close(twin);
-    if (wait_until([&] { return s.session_id() != old_id && s.session_id() != 0; }, std::chrono::seconds(10))) return;
+    if (wait_until(moved, std::chrono::seconds(3))) return;
   }
-  throw std::runtime_error("force_expiry: the session survived five attempts");
+  throw std::runtime_error("force_expiry: the session survived ten attempts");
 }
 
 session_options test_options(const std::string& hosts) {

@@ -68,6 +68,19 @@ class GroupTest : public ::testing::Test {
         },
         20s);
   }
+  // What `nominee set-affinity` does: a compare-and-set of the member's
+  // node with another affinity, from a session that is not the member's.
+  static void admin_sets_affinity(session& admin, const std::string& path, int from, int to) {
+    auto read = admin.async_get(path, use_future);
+    auto node = get_within(read);
+    auto old_field = "\"affinity\":" + std::to_string(from);
+    auto at = node.data.find(old_field);
+    ASSERT_NE(at, std::string::npos) << node.data;
+    auto data = node.data;
+    data.replace(at, old_field.size(), "\"affinity\":" + std::to_string(to));
+    auto written = admin.async_set(path, data, node.stat.version, use_future);
+    get_within(written);
+  }
   std::string hosts_;
   std::string root_;
 };
@@ -160,14 +173,7 @@ TEST_F(GroupTest, AnAdoptedOutsideAffinitySurvivesAnExpiry) {
   ASSERT_TRUE(log.saw("join drained"));
 
   // The admin rewrites the node with affinity 0 (compare-and-set).
-  auto read = admin->async_get(a.path(), use_future);
-  auto node = get_within(read);
-  auto at = node.data.find("\"affinity\":3");
-  ASSERT_NE(at, std::string::npos) << node.data;
-  auto data = node.data;
-  data.replace(at, std::string("\"affinity\":3").size(), "\"affinity\":0");
-  auto written = admin->async_set(a.path(), data, node.stat.version, use_future);
-  get_within(written);
+  ASSERT_NO_FATAL_FAILURE(admin_sets_affinity(*admin, a.path(), 3, 0));
   ASSERT_TRUE(log.saw("update drained 3->0"));
   a.adopt(view.members()["drained"]);
   ASSERT_TRUE(wait_until([&] { return a.self().affinity == 0; }, 10s)) << "the member adopted affinity 0";
@@ -195,14 +201,7 @@ TEST_F(GroupTest, AMemberUpdateKeepsAnAdminsUnadoptedChange) {
   join(a);
   ASSERT_TRUE(log.saw("join busy"));
 
-  auto read = admin->async_get(a.path(), use_future);
-  auto node = get_within(read);
-  auto at = node.data.find("\"affinity\":3");
-  ASSERT_NE(at, std::string::npos) << node.data;
-  auto data = node.data;
-  data.replace(at, std::string("\"affinity\":3").size(), "\"affinity\":0");
-  auto written = admin->async_set(a.path(), data, node.stat.version, use_future);
-  get_within(written);
+  ASSERT_NO_FATAL_FAILURE(admin_sets_affinity(*admin, a.path(), 3, 0));
 
   auto updated = a.async_update("10.0.0.9:80", "{}", use_future);
   get_within(updated);

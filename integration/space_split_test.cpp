@@ -23,7 +23,6 @@
 
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
-#include <zookeeper/zookeeper.h>
 
 #ifdef NOMINEE_POW_PATH
 #include <sys/wait.h>
@@ -149,27 +148,6 @@ struct member {
   }
 };
 
-// Ends s's session from the outside for good (reconnect_after_expiry =
-// false), like a process that died: a second client attaches with its id and
-// password and closes it. The trick can lose a race (see force_expiry), so it
-// retries.
-void expire_for_good(const session& s, const std::string& hosts, const state_recorder& states) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    clientid_t id{};
-    id.client_id = s.session_id();
-    auto password = s.session_password();
-    if (id.client_id == 0 || password.size() != sizeof id.passwd)
-      throw std::runtime_error("expire_for_good: the session is not connected");
-    std::copy(password.begin(), password.end(), id.passwd);
-    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
-    if (!twin) throw std::runtime_error("expire_for_good: zookeeper_init failed");
-    wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, 10s);
-    zookeeper_close(twin);
-    if (states.wait_for(session_state::expired, 10s)) return;
-  }
-  throw std::runtime_error("expire_for_good: the session survived five attempts");
-}
 
 // Polls cond every 100 ms (it reads ZooKeeper) until it holds or timeout passes.
 bool poll(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {

@@ -55,35 +55,55 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
   }
 }
 
-void force_expiry(const session& s, const std::string& hosts) {
-  // The trick can lose a race: when the twin attaches, the server drops the
-  // original connection, and if the original client reattaches before the
-  // twin closes, the twin's close never reaches the server and the session
-  // lives on. So: confirm the session really ended (s moves to a new
-  // session id), and try again if it did not.
-  // A won race shows within milliseconds (s reconnects, hears "expired",
-  // and starts a new session); a lost one is retried after a few seconds.
+namespace {
+
+// The twin trick: a second client attaches with s's session id and password
+// and closes the session. It can lose a race: when the twin attaches, the
+// server drops the original connection, and if the original client
+// reattaches before the twin closes, the twin's close never reaches the
+// server and the session lives on. So: try until ended() says it took (a
+// won race shows within milliseconds), a few seconds apart.
+void end_from_outside(const session& s, const std::string& hosts,
+                      const std::function<bool(std::chrono::milliseconds)>& ended, const std::string& caller) {
   auto old_id = s.session_id();
   auto password = s.session_password();
   if (old_id == 0 || password.size() != sizeof(clientid_t::passwd))
-    throw std::runtime_error("force_expiry: the session is not connected");
-  auto moved = [&] { return s.session_id() != old_id && s.session_id() != 0; };
+    throw std::runtime_error(caller + ": the session is not connected");
   for (int attempt = 0; attempt < 10; ++attempt) {
-    // Between sessions (the old one heard expired, the new one not yet
-    // made): wait for the new one rather than attach to the old again.
-    if (s.session_id() == 0 && wait_until(moved, std::chrono::seconds(10))) return;
-    if (moved()) return;
+    if (ended(std::chrono::milliseconds(0))) return;
     clientid_t id{};
     id.client_id = old_id;
     std::copy(password.begin(), password.end(), id.passwd);
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
-    if (!twin) throw std::runtime_error("force_expiry: zookeeper_init failed");
+    if (!twin) throw std::runtime_error(caller + ": zookeeper_init failed");
     wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, std::chrono::seconds(10));
     zookeeper_close(twin);
-    if (wait_until(moved, std::chrono::seconds(3))) return;
+    if (ended(std::chrono::seconds(3))) return;
   }
-  throw std::runtime_error("force_expiry: the session survived ten attempts");
+  throw std::runtime_error(caller + ": the session survived ten attempts");
+}
+
+}  // namespace
+
+void force_expiry(const session& s, const std::string& hosts) {
+  auto old_id = s.session_id();
+  auto moved = [&] { return s.session_id() != old_id && s.session_id() != 0; };
+  end_from_outside(
+      s, hosts,
+      [&](std::chrono::milliseconds wait) {
+        // Between sessions (the old one heard expired, the new one not yet
+        // made): wait for the new one rather than attach to the old again.
+        if (s.session_id() == 0) wait = std::max<std::chrono::milliseconds>(wait, std::chrono::seconds(10));
+        return wait_until(moved, wait);
+      },
+      "force_expiry");
+}
+
+void expire_for_good(const session& s, const std::string& hosts, const state_recorder& states) {
+  end_from_outside(
+      s, hosts, [&](std::chrono::milliseconds wait) { return states.wait_for(session_state::expired, wait); },
+      "expire_for_good");
 }
 
 session_options test_options(const std::string& hosts) {

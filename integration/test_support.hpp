@@ -37,6 +37,11 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
 // Returns once s is on a new session (so s must reconnect after expiry).
 void force_expiry(const session& s, const std::string& hosts);
 
+class state_recorder;
+// The same for a session that does not come back (reconnect_after_expiry =
+// false), like a process that died: done once `states` saw it expire.
+void expire_for_good(const session& s, const std::string& hosts, const state_recorder& states);
+
 // Session options for tests: short timeouts, the shared server.
 session_options test_options(const std::string& hosts);
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 #include <iostream>
 #include <mutex>
@@ -61,6 +62,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
     session_->add_listener([this](const session_event& e) {
       note("session " + std::string(to_string(e.state)));
       std::cout << "[" << options_.name << "] session " << to_string(e.state) << std::endl;
+      if (e.state == session_state::closed && !closed_seen_.exchange(true)) closed_.set_value();
     });
 
     records_ = std::make_unique<key_records>(
@@ -159,7 +161,11 @@ class worker::impl : public std::enable_shared_from_this<impl> {
     candidate_.reset();
     records_->close();
     divider_.reset();
+    // close() reports `closed` to the listener above from the I/O thread,
+    // later: wait for it, so it never runs after this object is gone.
+    auto closed = closed_.get_future();
     session_->close();
+    closed.wait_for(std::chrono::seconds(10));
     print_keys(true);
     return outcome == "ok";
   }
@@ -238,6 +244,8 @@ class worker::impl : public std::enable_shared_from_this<impl> {
   worker_options options_;
   std::optional<testing::history_writer> history_;
   std::unique_ptr<session> session_;
+  std::promise<void> closed_;  // set by the session listener on `closed`
+  std::atomic<bool> closed_seen_{false};
   std::unique_ptr<key_records> records_;
   std::unique_ptr<candidate> candidate_;
   std::unique_ptr<divider> divider_;

@@ -27,7 +27,7 @@ constexpr char exclusion_separator = '!';
 divider_core::divider_core(session& s, divider_options options, divider::callbacks cb, std::string base)
     : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
       options_(std::move(options)), callbacks_(std::move(cb)), base_(std::move(base)), coalesce_timer_(strand_),
-      members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), let_go_timer_(strand_),
+      members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), let_go_timer_(strand_), flush_affinity_timer_(strand_),
       affinity_(options_.affinity) {
   group_options g;
   g.root = base_;
@@ -117,11 +117,34 @@ void divider_core::flush(done_type done, bool then_cancel) {
     me.flushing_ = true;
     me.flush_waiters_.push_back(std::move(done));
     me.let_go_later();
-    me.member_->async_set_affinity(0, me.on_strand([](divider_core&, std::error_code ec) {
-      if (ec) log(log_level::warn, "divider flush: could not set affinity 0: " + ec.message());
-    }));
+    me.write_flush_affinity();
     me.reconcile();
   });
+}
+
+// Affinity 0 is what tells the others to take our keys. A flush that could
+// not write it (the connection lost, a leader election under way, our node
+// being recreated after an expiry) tries again, with backoff, until it is
+// written or the flush is over: otherwise the keys we let go would sit
+// unowned, ours by everyone's assignment but worked by nobody, until the
+// flush timed out (the fault runner caught that: 8 s). Other errors (no
+// auth, a malformed node) will not pass by trying again: logged, given up.
+void divider_core::write_flush_affinity(int attempt) {
+  member_->async_set_affinity(0, on_strand([attempt](divider_core& me, std::error_code ec) {
+    if (!ec || !me.flushing_ || me.cancelling_ || !me.started_) return;
+    bool transient = is_retriable(ec) || is_session_expired(ec) || is_no_node(ec) || ec == errc::deadline_exceeded;
+    constexpr int max_attempts = 150;  // with the backoff below, about two minutes
+    if (!transient || attempt + 1 >= max_attempts) {
+      log(log_level::warn, "divider flush: could not set affinity 0: " + ec.message() + "; giving up");
+      return;
+    }
+    log(log_level::warn, "divider flush: could not set affinity 0 (" + ec.message() + "); trying again");
+    me.flush_affinity_timer_.expires_after(std::chrono::milliseconds(std::min(1000, 200 * (attempt + 1))));
+    me.flush_affinity_timer_.async_wait(me.on_strand([attempt](divider_core& self, const std::error_code& e) {
+      if (e || !self.flushing_ || self.cancelling_ || !self.started_) return;
+      self.write_flush_affinity(attempt + 1);
+    }));
+  }));
 }
 
 void divider_core::cancel(done_type done) {
@@ -997,6 +1020,7 @@ void divider_core::close() {
   audit_timer_.cancel();
   fetch_timer_.cancel();
   let_go_timer_.cancel();
+  flush_affinity_timer_.cancel();
   for (auto& [key, st] : held_)
     if (st.stop_timer) st.stop_timer->cancel();
   fetch_role_.reset();

@@ -98,6 +98,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool wants(const std::string& key) const;
   bool holding_on() const;
   void let_go_later();
+  void write_flush_affinity(int attempt = 0);
   void join_when_ready();
   stop_reason reason_for(const std::string& key) const;
 
@@ -186,6 +187,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer audit_timer_;
   boost::asio::steady_timer fetch_timer_;
   boost::asio::steady_timer let_go_timer_;
+  boost::asio::steady_timer flush_affinity_timer_;  // retries a flush's affinity 0
 
   // What other threads read (assigned(), status(), confirm_stop()).
   mutable std::mutex mutex_;

@@ -47,18 +47,6 @@ std::error_code await_ec(Start start, std::chrono::milliseconds timeout = 20s) {
   return get_within(result, timeout);
 }
 
-// A loopback port nothing listens on (bound, then released).
-int unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class SessionTest : public ::testing::Test {
  protected:
@@ -97,7 +85,7 @@ TEST_F(SessionTest, StatisticsCountOnlyUnansweredOperationsAsFailed) {
   EXPECT_EQ(answered.failed, 0u);
 
   // No server behind this one: its connect times out.
-  auto options = test_options("127.0.0.1:" + std::to_string(unused_port()));
+  auto options = test_options("127.0.0.1:" + std::to_string(unused_loopback_port()));
   session lonely(options);
   auto unanswered = await<node>([&](auto cb) { lonely.async_get("/x", cb); }, 60s);
   EXPECT_TRUE(unanswered.ec) << "a get with no server cannot succeed";
@@ -415,7 +403,7 @@ TEST_F(SessionTest, ServerRestartShowsSuspendedThenReconnected) {
 }
 
 TEST_F(SessionTest, DeadAddressFailsClearlyWithinTheDeadline) {
-  auto hosts = "127.0.0.1:" + std::to_string(unused_port());
+  auto hosts = "127.0.0.1:" + std::to_string(unused_loopback_port());
   auto options = test_options(hosts);
   options.operation_timeout = 1500ms;
   session s(options);
@@ -464,7 +452,7 @@ TEST_F(SessionTest, ProtectedCreateFindsItsOwnNodeAfterALoss) {
 
 TEST_F(SessionTest, BadInputIsRefusedBeforeAnythingIsSent) {
   // A dead address: any request that went out would wait for the deadline.
-  auto options = test_options("127.0.0.1:" + std::to_string(unused_port()));
+  auto options = test_options("127.0.0.1:" + std::to_string(unused_loopback_port()));
   options.operation_timeout = 20s;
   session s(options);
   auto quick = 5s;  // far under the 20 s deadline: nothing waited on a server

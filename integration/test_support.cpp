@@ -1,5 +1,10 @@
 #include "test_support.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include <zookeeper/zookeeper.h>
@@ -156,6 +161,18 @@ bool state_recorder::wait_for(session_state state, std::chrono::milliseconds tim
 session_event state_recorder::last() const {
   std::lock_guard lock(log_->mutex);
   return log_->events.empty() ? session_event{session_state::connecting} : log_->events.back();
+}
+
+int unused_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace nominee::testing

@@ -42,6 +42,9 @@ class state_recorder;
 // false), like a process that died: done once `states` saw it expire.
 void expire_for_good(const session& s, const std::string& hosts, const state_recorder& states);
 
+// A loopback port nothing listens on (bound, then released).
+int unused_loopback_port();
+
 // Session options for tests: short timeouts, the shared server.
 session_options test_options(const std::string& hosts);
 

@@ -47,6 +47,7 @@
 
 #include "child_main.hpp"
 #include "history_file.hpp"
+#include "session_file.hpp"
 
 namespace {
 
@@ -94,30 +95,6 @@ using nominee::testing::hex;
 using nominee::testing::steady_now_ns;
 using nominee::testing::stop_signal;
 
-std::string hex(const std::string& bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
-void write_session_file(const std::string& path, std::int64_t id, const std::string& password) {
-  auto tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    std::cerr << "nominee-contender: cannot write " << tmp << ": " << std::strerror(errno) << "\n";
-    return;
-  }
-  auto text = hex(static_cast<std::uint64_t>(id)) + " " + hex(password) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    std::cerr << "nominee-contender: cannot publish " << path << ": " << std::strerror(errno) << "\n";
-}
-
 int run(const arguments& args) {
   nominee::testing::history_writer history(args.history, args.member, "nominee-contender");
   history.write("started pid=" + std::to_string(::getpid()));
@@ -133,7 +110,7 @@ int run(const arguments& args) {
     // the id and password read here belong to e's session unless a newer
     // one replaced it already (then its own event writes the file again).
     if (e.state == nominee::session_state::connected && raw->session_id() == e.session_id)
-      write_session_file(args.session_file, e.session_id, raw->session_password());
+      nominee::testing::write_session_file(args.session_file, e.session_id, raw->session_password(), "nominee-contender");
   });
 
   nominee::election_options election;

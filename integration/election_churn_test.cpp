@@ -36,6 +36,7 @@
 
 #include "child_process.hpp"
 #include "election_history.hpp"
+#include "session_expiry.hpp"
 #include "test_support.hpp"
 
 namespace nominee::testing {
@@ -128,45 +129,6 @@ class contender_process {
   config config_;
   child_process child_;
 };
-
-struct session_credentials {
-  std::int64_t id = 0;
-  std::string password;  // 16 bytes
-};
-
-std::optional<session_credentials> read_session_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::string id_hex, password_hex;
-  if (!(in >> id_hex >> password_hex) || password_hex.size() != 32) return std::nullopt;
-  session_credentials c;
-  c.id = static_cast<std::int64_t>(std::stoull(id_hex, nullptr, 16));
-  for (std::size_t i = 0; i < password_hex.size(); i += 2)
-    c.password.push_back(static_cast<char>(std::stoi(password_hex.substr(i, 2), nullptr, 16)));
-  return c;
-}
-
-// What force_expiry (test_support) does, from the credentials a contender
-// published: a twin handle attaches to the session (the server drops the
-// owner's connection) and closes it (the server ends the session).
-std::string expire_session(const std::string& hosts, const session_credentials& credentials) {
-  clientid_t id{};
-  id.client_id = credentials.id;
-  std::copy(credentials.password.begin(), credentials.password.end(), id.passwd);
-  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-  zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
-  if (!twin) return "zookeeper_init failed";
-  int state = 0;
-  wait_until(
-      [&] {
-        state = zoo_state(twin);
-        return state == ZOO_CONNECTED_STATE || state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE;
-      },
-      10s);
-  zookeeper_close(twin);
-  if (state == ZOO_CONNECTED_STATE) return "attached and closed";
-  if (state == ZOO_EXPIRED_SESSION_STATE) return "already expired";
-  return "could not attach (state " + std::to_string(state) + ")";
-}
 
 class ElectionChurnTest : public ::testing::Test {
  protected:
@@ -317,7 +279,7 @@ TEST_F(ElectionChurnTest, TenProcessesUnderKillsExpiriesAndResignsNeverHaveTwoHo
       ++kills;
       restarts.push_back({victim, steady::now() + std::chrono::milliseconds(200 + pick(1500))});
     } else if (dice < 80) {
-      auto credentials = read_session_file(victim->session_file());
+      auto credentials = read_session_file(victim->session_file().string());
       if (!credentials) continue;
       char id[32];
       std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(credentials->id));

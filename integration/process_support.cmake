@@ -6,7 +6,8 @@
 #                             no ZooKeeper
 #   nominee_child_process     the parent side: children started with
 #                             arguments and ended by PID, scratch_dir,
-#                             poll_until, the fault log file
+#                             poll_until, the fault log file, and a child's
+#                             session expired from outside (session_expiry)
 # The children's side (history_file.hpp's writer, child_main.hpp) is
 # header-only: bench/election.cmake builds nominee-contender from
 # contender_main.cpp alone.
@@ -18,5 +19,7 @@ add_library(nominee_election_history STATIC
 target_include_directories(nominee_election_history PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_compile_features(nominee_election_history PUBLIC cxx_std_20)
 
-add_library(nominee_child_process STATIC ${CMAKE_CURRENT_LIST_DIR}/child_process.cpp)
-target_link_libraries(nominee_child_process PUBLIC nominee_election_history PRIVATE GTest::gtest)
+add_library(nominee_child_process STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/child_process.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session_expiry.cpp)
+target_link_libraries(nominee_child_process PUBLIC nominee_election_history PRIVATE GTest::gtest ZooKeeper::zookeeper_mt)

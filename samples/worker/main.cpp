@@ -14,6 +14,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "child_main.hpp"  // die_with_parent
 #include "worker.hpp"
 #include "worker_options.hpp"
 
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
     std::cerr << "nominee-worker: " << e.what() << "\n(see nominee-worker --help)\n";
     return 2;
   }
+  // A test runner that dies (a timeout, a crash) takes its workers along.
+  if (options.die_with_parent && !nominee::testing::die_with_parent()) return 1;
   // Blocked before any thread exists, so only the sigwait below sees them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

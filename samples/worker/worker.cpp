@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <iostream>
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -19,11 +21,13 @@
 #include <nominee/election.hpp>
 #include <nominee/key_names.hpp>
 #include <nominee/log.hpp>
+#include <nominee/ranges.hpp>
 #include <nominee/session.hpp>
 #include <nominee/status.hpp>
 
 #include "history_file.hpp"
 #include "key_records.hpp"
+#include "session_file.hpp"
 
 namespace nominee::worker {
 
@@ -62,6 +66,11 @@ class worker::impl : public std::enable_shared_from_this<impl> {
     session_->add_listener([this](const session_event& e) {
       note("session " + std::string(to_string(e.state)));
       std::cout << "[" << options_.name << "] session " << to_string(e.state) << std::endl;
+      // The listener runs after the state changed: the id and password read
+      // here are e's session's unless a newer one replaced it already (then
+      // its own event writes the file again).
+      if (e.state == session_state::connected && !options_.session_file.empty() && session_->session_id() == e.session_id)
+        testing::write_session_file(options_.session_file, e.session_id, session_->session_password(), "nominee-worker");
       if (e.state == session_state::closed && !closed_seen_.exchange(true)) closed_.set_value();
     });
 
@@ -105,6 +114,21 @@ class worker::impl : public std::enable_shared_from_this<impl> {
                            },
                            [this](const std::string& key, stop_reason why) { on_stop(key, why); }});
 
+    if (!options_.range_space.empty()) {
+      range_consumer_options r;
+      r.root = options_.root;
+      r.space = options_.range_space;
+      r.consumer_id = options_.name;
+      // Used only by whoever creates the space first.
+      r.config.lo = 1;
+      r.config.hi = std::uint64_t{1} << 62;
+      r.config.min_block = 8;
+      r.config.max_block = 4096;
+      r.config.target_lease = 2s;
+      r.stand_for_coordinator = true;
+      ranges_ = std::make_unique<range_consumer>(*session_, r);
+    }
+
     role_watch_ = std::make_unique<role_observer>(*session_, options_.root, options_.role,
                                                   [](const std::optional<role_holder>&) {});
     if (options_.status_port >= 0) {
@@ -120,8 +144,11 @@ class worker::impl : public std::enable_shared_from_this<impl> {
     }
   }
 
+  ~impl() { stop_drawing(); }
+
   void start() {
     try_join();
+    if (ranges_) draw_thread_ = std::thread([this] { draw_values(); });
     asio::post(strand_, [self = shared_from_this()] { self->print_soon(); });
   }
 
@@ -150,6 +177,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
         outcome = history_word(e.what());
       }
     }
+    stop_drawing();
     note("exiting flush=" + outcome);
     {
       std::lock_guard lock(mutex_);
@@ -160,6 +188,7 @@ class worker::impl : public std::enable_shared_from_this<impl> {
     role_watch_.reset();
     candidate_.reset();
     records_->close();
+    ranges_.reset();
     divider_.reset();
     // close() reports `closed` to the listener above from the I/O thread,
     // later: wait for it, so it never runs after this object is gone.
@@ -199,6 +228,31 @@ class worker::impl : public std::enable_shared_from_this<impl> {
       self->note("confirm " + history_word(key));
       self->divider_->confirm_stop(key);
     });
+  }
+
+  // One value per draw_interval, on a thread of its own: the range
+  // consumer's grants arrive on the session's executor, and a history line
+  // per value is what the fault runner checks for values handed out twice.
+  void draw_values() {
+    std::unique_lock lock(draw_mutex_);
+    while (!draw_wake_.wait_for(lock, options_.draw_interval, [this] { return draw_stopping_; })) {
+      lock.unlock();
+      std::uint64_t value = 0;
+      if (auto ec = ranges_->try_next(value); !ec)
+        note("drew " + options_.range_space + " " + std::to_string(value));
+      else if (ec == errc::space_exhausted && !exhausted_reported_.exchange(true))
+        note("exhausted " + options_.range_space);
+      lock.lock();
+    }
+  }
+
+  void stop_drawing() {
+    {
+      std::lock_guard lock(draw_mutex_);
+      draw_stopping_ = true;
+    }
+    draw_wake_.notify_all();
+    if (draw_thread_.joinable()) draw_thread_.join();
   }
 
   // A restarted worker's name may still be held by its killed predecessor's
@@ -249,6 +303,12 @@ class worker::impl : public std::enable_shared_from_this<impl> {
   std::unique_ptr<key_records> records_;
   std::unique_ptr<candidate> candidate_;
   std::unique_ptr<divider> divider_;
+  std::unique_ptr<range_consumer> ranges_;
+  std::thread draw_thread_;
+  std::mutex draw_mutex_;
+  std::condition_variable draw_wake_;
+  bool draw_stopping_ = false;
+  std::atomic<bool> exhausted_reported_{false};
   std::unique_ptr<role_observer> role_watch_;
   std::unique_ptr<status_board> board_;
   std::unique_ptr<status_server> server_;

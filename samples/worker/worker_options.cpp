@@ -61,6 +61,7 @@ worker_options parse_worker_options(int argc, char** argv) {
   worker_options o;
   std::int64_t session_timeout_ms = o.session_timeout.count();
   std::int64_t tick_ms = o.tick.count();
+  std::int64_t draw_interval_ms = o.draw_interval.count();
   std::string status = "127.0.0.1:0";
   po::options_description flags("nominee-worker: one member of the sample worker fleet\n\noptions");
   flags.add_options()
@@ -77,7 +78,12 @@ worker_options parse_worker_options(int argc, char** argv) {
       ("digest", po::value(&o.digest), "digest credentials user:password (NOMINEE_DIGEST)")
       ("tick-ms", po::value(&tick_ms)->default_value(tick_ms), "how often each key's record is written (NOMINEE_TICK_MS)")
       ("history", po::value(&o.history), "append every start/stop/write to this file (tests)")
-      ("quiet", po::bool_switch(&o.quiet), "do not print the key list every second");
+      ("quiet", po::bool_switch(&o.quiet), "do not print the key list every second")
+      ("range-space", po::value(&o.range_space), "draw values from this range space and stand for its coordinator")
+      ("draw-interval-ms", po::value(&draw_interval_ms)->default_value(draw_interval_ms),
+       "how often a value is drawn from --range-space")
+      ("session-file", po::value(&o.session_file), "publish the session id and password here (tests)")
+      ("die-with-parent", po::bool_switch(&o.die_with_parent), "exit (SIGKILL) when the parent process dies (tests)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, flags), vm);
@@ -102,7 +108,12 @@ worker_options parse_worker_options(int argc, char** argv) {
   if (!o.digest.empty() && o.digest.find(':') == std::string::npos)
     throw std::invalid_argument("--digest must be user:password");
   o.session_timeout = std::chrono::milliseconds(session_timeout_ms);
+  if (draw_interval_ms < 1 || draw_interval_ms > 3600000)
+    throw std::invalid_argument("--draw-interval-ms " + std::to_string(draw_interval_ms) + " must be 1..3600000");
+  if (!o.range_space.empty() && o.range_space.find_first_of(" \t\r\n/") != std::string::npos)
+    throw std::invalid_argument("--range-space '" + o.range_space + "' must not contain white space or '/'");
   o.tick = std::chrono::milliseconds(tick_ms);
+  o.draw_interval = std::chrono::milliseconds(draw_interval_ms);
   parse_status(status, o);
   return o;
 }

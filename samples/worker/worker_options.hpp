@@ -25,6 +25,12 @@ struct worker_options {
   std::string history;         // append events here (divider_history.hpp format), or empty
   std::string role = "cluster-manager";
   bool quiet = false;          // no per-second key list (tests)
+  // Draw values from this range space (nominee::range_consumer, standing
+  // for its coordinator role too) every draw_interval; empty: none.
+  std::string range_space;
+  std::chrono::milliseconds draw_interval{50};
+  std::string session_file;    // publish the session's id and password here (tests force its expiry)
+  bool die_with_parent = false;  // SIGKILL when the parent dies (a test runner's children)
 };
 
 // --help was asked for: the text is in what().

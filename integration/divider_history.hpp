@@ -15,13 +15,26 @@
 //                            flush handed every key over
 //   anything else            a note (joined, session events, leaving, ...)
 //
-// A member works on a key from its `start` to its `confirm`. A process
+// A member works on a key from its `start` to its `confirm`, or to its
+// `stop` when the reason is suspended, expired or lost: then the divider
+// cannot wait for the confirm before the key goes elsewhere, and work still
+// in flight is the fencing token's to refuse. A process
 // killed with SIGKILL cannot write: its work on every key it held ends at
 // the kill (the test's fault log has the time, taken just before the
 // signal). Not at the kill plus the session timeout: after kill -9 the
 // process does nothing, and the successor may only start once the server
 // expired the session, which is later still; counting the session timeout
 // in would blame the successor for a takeover that is correct.
+//
+// A process stopped with SIGSTOP cannot work either: its work on a key it
+// held ends at the stop. When it is resumed before it let the key go, the
+// rest (from the resume to its confirm) is an interval of its own, marked
+// frozen_at_ns: if its session expired meanwhile, another member may own
+// the key by then, and the resumed process works on it until it notices.
+// The records' fencing token keeps that stale work out; the checker
+// tolerates (and lists) such an overlap when the other member took the key
+// after the stop, and the resumed process let go (its `stop`) within the
+// session timeout of the resume.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -71,9 +84,15 @@ struct ownership_interval {
   std::int64_t start_ns = 0;
   std::int64_t end_ns = 0;             // max() while still open at the end
   std::optional<std::int64_t> stop_ns; // its `stop` line, if any
-  // "confirm:<reason>", "kill", "exiting", or "open" (still owned).
+  // "confirm:<reason>", "kill", "exiting", "stop" (SIGSTOP), "vanished", or
+  // "open" (still owned).
   std::string end_cause;
   std::string origin;
+  // Ended by a SIGSTOP: when the process was resumed, if it was before it
+  // let go (the interval after the resume is the next one).
+  std::optional<std::int64_t> resumed_ns;
+  // The work after such a resume: when the process was stopped.
+  std::optional<std::int64_t> frozen_at_ns;
 };
 
 struct divider_violation {
@@ -93,6 +112,13 @@ struct divider_check_options {
   // it (plus the margin) after its start or the last kill before its end.
   std::int64_t session_timeout_ns = 2'000'000'000;
   std::int64_t liveness_margin_ns = 1'000'000'000;
+  // A gap's deadline counts from the last kill before its end (a killed
+  // member's session must expire first). With this, from the last fault of
+  // any kind that can stall ownership (can_stall_ownership: not the ones
+  // that only move work) and member before its end: a ZooKeeper server
+  // killed or a partition delays reconnects, an expiry or a stop delays the
+  // handoff.
+  bool gap_deadline_after_any_fault = false;
   // When the run under test ended (the test's time just before it stopped
   // every process). Faults after it do not count as "the last fault", and
   // every key must be owned at this instant. 0: no liveness checks.
@@ -126,7 +152,7 @@ struct divider_report {
   std::map<std::string, std::size_t> faults;  // by kind
   std::vector<ownership_interval> intervals;   // sorted by start
   std::vector<divider_violation> violations;
-  std::vector<divider_violation> tolerated;    // within clock_margin_ns
+  std::vector<divider_violation> tolerated;    // within clock_margin_ns, or stale work after a resume
   std::vector<std::string> problems;           // unreadable lines
   std::optional<unowned_gap> longest_gap_after_kill;
   std::optional<unowned_gap> longest_gap;      // any cause
@@ -155,7 +181,8 @@ struct divider_report {
 //    nothing;
 //  - no key is unowned longer than session timeout + liveness margin after
 //    the later of the gap's start and the last kill before its end (a key
-//    waits for killed members' sessions to expire, and for nothing else);
+//    waits for killed members' sessions to expire, and for nothing else;
+//    with gap_deadline_after_any_fault, the last fault of any kind);
 //  - with end_ns: every key is owned at end_ns, and was owned again within
 //    session timeout + liveness margin after the last fault.
 divider_report check_divider_histories(std::vector<divider_event> events, const std::vector<fault>& faults,

@@ -91,8 +91,32 @@ std::string to_string(fault_kind kind) {
     case fault_kind::expire: return "expire";
     case fault_kind::restart: return "restart";
     case fault_kind::terminate: return "terminate";
+    case fault_kind::partition: return "partition";
+    case fault_kind::slow_link: return "slow_link";
+    case fault_kind::heal: return "heal";
+    case fault_kind::affinity: return "affinity";
+    case fault_kind::add_keys: return "add_keys";
+    case fault_kind::remove_keys: return "remove_keys";
+    case fault_kind::server_kill: return "server_kill";
+    case fault_kind::server_restart: return "server_restart";
   }
   return "?";
+}
+
+std::optional<fault> first_fault(const std::vector<fault>& faults, fault_kind kind, const std::string& member,
+                                 std::int64_t from, std::int64_t to) {
+  for (auto& f : faults)
+    if (f.kind == kind && f.member == member && f.at_ns >= from && f.at_ns <= to) return f;
+  return std::nullopt;
+}
+
+std::string relative_time(std::int64_t ns, std::int64_t origin_ns) {
+  if (ns == forever_ns) return "+inf";
+  return "+" + history_ms(ns - origin_ns);
+}
+
+bool can_stall_ownership(fault_kind kind) {
+  return kind != fault_kind::affinity && kind != fault_kind::add_keys && kind != fault_kind::remove_keys;
 }
 
 std::int64_t fault_log::record(fault_kind kind, std::string member, std::string detail) {
@@ -119,7 +143,7 @@ int fault_log::count(fault_kind kind) const {
 
 namespace {
 
-constexpr std::int64_t forever = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t forever = forever_ns;
 
 struct act_record {
   const history_event* event;
@@ -287,11 +311,13 @@ class checker {
       const hold_interval* previous = nullptr;
       for (auto* h : holds) {
         if (longest && h->start_ns < longest->end_ns) {
-          add_violation(explained_by_expiry(*longest, h->start_ns, longest->released_ns.value_or(longest->end_ns))
-                            ? "tolerated:overlap"
-                            : "overlap",
-                        "two holders of '" + subject + "': " + describe(*longest) + " and " + describe(*h) +
-                            " overlap by " + history_ms(std::min(longest->end_ns, h->end_ns) - h->start_ns),
+          auto overlap = std::min(longest->end_ns, h->end_ns) - h->start_ns;
+          bool expiry = explained_by_expiry(*longest, h->start_ns, longest->released_ns.value_or(longest->end_ns));
+          bool within_margin = options_.clock_margin_ns > 0 && overlap <= options_.clock_margin_ns;
+          add_violation(expiry || within_margin ? "tolerated:overlap" : "overlap",
+                        std::string(expiry ? "" : within_margin ? "within the clock margin: " : "") +
+                            "two holders of '" + subject + "': " + describe(*longest) + " and " + describe(*h) +
+                            " overlap by " + history_ms(overlap),
                         std::min(longest->start_ns, h->start_ns), std::max(longest->end_ns, h->start_ns));
         }
         if (longest && h->start_ns >= longest->end_ns) {
@@ -360,15 +386,10 @@ class checker {
 
   std::optional<fault> first_fault(fault_kind kind, const std::string& member, std::int64_t from,
                                    std::int64_t to) const {
-    for (auto& f : faults_)
-      if (f.kind == kind && f.member == member && f.at_ns >= from && f.at_ns <= to) return f;
-    return std::nullopt;
+    return testing::first_fault(faults_, kind, member, from, to);
   }
 
-  std::string rel(std::int64_t ns) const {
-    if (ns == forever) return "+inf";
-    return "+" + history_ms(ns - origin_ns_);
-  }
+  std::string rel(std::int64_t ns) const { return relative_time(ns, origin_ns_); }
 
   std::string describe(const hold_interval& h) const {
     std::string s = h.member + " (run " + std::to_string(h.run) + ", token " + std::to_string(h.token) + ") held [" +
@@ -450,7 +471,7 @@ std::string history_report::summary() const {
   for (auto& p : problems) out << "  PROBLEM " << p << "\n";
   for (auto& v : violations) out << "  VIOLATION [" << v.kind << "] " << v.description << "\n" << v.context;
   for (auto& v : tolerated)
-    out << "  TOLERATED (forced expiry) [" << v.kind << "] " << v.description << "\n" << v.context;
+    out << "  TOLERATED (forced expiry or clock margin) [" << v.kind << "] " << v.description << "\n" << v.context;
   return out.str();
 }
 

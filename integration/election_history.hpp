@@ -65,8 +65,45 @@ std::optional<history_event> parse_history_line(const std::string& line, const s
 // mid-write) is a problem, not an event. A missing file is a problem.
 parsed_history parse_history_file(const std::filesystem::path& path, const std::string& subject);
 
-enum class fault_kind { kill, stop, resume, expire, restart, terminate };
+// What a test did. The first six are done to a member's process (member:
+// its name). The rest come from the fault runner: a network partition of a
+// member (its client's proxy black-holes it) or a slow link (its proxy
+// delays every chunk), and their end (heal), an affinity
+// change, work keys added or removed (member: "-" or who did it), and a
+// ZooKeeper server killed or restarted (member: "zk1", "zk2", ...). The
+// checkers match kinds exactly: a kind they do not know of is only counted,
+// and is "a fault" where any fault counts (the last fault before the end).
+enum class fault_kind {
+  kill,
+  stop,
+  resume,
+  expire,
+  restart,
+  terminate,
+  partition,
+  slow_link,
+  heal,
+  affinity,
+  add_keys,
+  remove_keys,
+  server_kill,
+  server_restart,
+};
 std::string to_string(fault_kind kind);
+// False for the changes that only move work (affinity, keys added or
+// removed): the divider hands those keys over gracefully, so they explain no
+// long wait for an owner. Every other kind may (a process or server gone or
+// frozen, a partition, an expiry, or the recovery from one).
+bool can_stall_ownership(fault_kind kind);
+
+struct fault;
+// "Never ended" in the checkers' intervals.
+inline constexpr std::int64_t forever_ns = std::numeric_limits<std::int64_t>::max();
+// The first fault of `kind` on `member` at a time in [from, to], if any.
+std::optional<fault> first_fault(const std::vector<fault>& faults, fault_kind kind, const std::string& member,
+                                 std::int64_t from, std::int64_t to);
+// A time in reports: "+12.345 ms" after origin, or "+inf" for forever_ns.
+std::string relative_time(std::int64_t ns, std::int64_t origin_ns);
 
 struct fault {
   std::int64_t at_ns = 0;  // taken just before the fault was injected
@@ -183,6 +220,9 @@ struct history_check_options {
   // session are reported as `tolerated`, not as violations: pass the
   // session timeout.
   std::int64_t forced_expiry_grace_ns = 2'000'000'000;
+  // Two holds that overlap by at most this are tolerated (and listed), as
+  // the divider checker's clock margin: 0 tolerates nothing.
+  std::int64_t clock_margin_ns = 0;
 };
 
 struct history_report {
@@ -196,7 +236,7 @@ struct history_report {
   std::map<std::string, std::size_t> faults;  // by kind
   std::vector<hold_interval> holds;           // sorted by start
   std::vector<violation> violations;
-  std::vector<violation> tolerated;           // explained by a forced expiry
+  std::vector<violation> tolerated;           // a forced expiry or the clock margin explains them
   std::map<std::string, vacancy> longest_vacancy;  // by subject (liveness)
   std::vector<std::string> problems;          // unreadable lines
   std::int64_t origin_ns = 0;                 // "+0 ms" in reports: the first event or fault

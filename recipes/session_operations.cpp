@@ -519,6 +519,19 @@ class multi_request final : public request {
   bool idempotent() const override { return false; }
 
   int send(zhandle_t* zh, void* call) override {
+    // The 3.8 C client's zoo_amulti crashes the process on a handle whose
+    // session has expired (or whose auth failed): the first operation gets
+    // ZINVALIDSTATE, every later one skips its *_init and then frees the
+    // uninitialized path pointer on the stack, which holds the previous
+    // operation's path: our string's buffer (found by the fault runner, a
+    // double free after a forced expiry; ASan: alloc-dealloc mismatch in
+    // zoo_amulti). The session learns of an expiry only some time after the
+    // C client does, so only send while connected: an expiry is learned
+    // during a reconnect's handshake, never straight from connected, so the
+    // state cannot turn in the moment between this check and zoo_amulti's.
+    // Not sent, a multi is retried like any request that found no
+    // connection.
+    if (zoo_state(zh) != ZOO_CONNECTED_STATE) return ZCONNECTIONLOSS;
     auto n = ops_.size();
     zoo_ops_.assign(n, zoo_op_t{});
     results_.assign(n, zoo_op_result_t{});

@@ -1,6 +1,7 @@
 #include "fault_runner.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <future>
@@ -81,10 +82,15 @@ class fleet_worker {
                     session_file().string()},
                    log(), {SIGTERM, SIGINT});
     paused_ = false;
+    exit_expected_ = false;
   }
 
   void set_paused(bool paused) { paused_ = paused; }
   bool paused() const { return paused_; }
+  // Set when the runner kills or terminates it: an exit it did not cause
+  // is a crash.
+  void expect_exit() { exit_expected_ = true; }
+  bool exit_expected() const { return exit_expected_; }
 
  private:
   int index_;
@@ -94,6 +100,7 @@ class fleet_worker {
   std::vector<std::unique_ptr<tcp_proxy>> proxies_;
   std::string hosts_;  // through the proxies; empty: straight to the servers
   bool paused_ = false;
+  bool exit_expected_ = false;
 };
 
 class fault_run {
@@ -145,11 +152,12 @@ class fault_run {
     for (auto& w : workers_) files.push_back(w->history());
     auto report = check_fleet_files(files, faults_.faults(), check);
 
-    result.ok = trouble.empty() && report.ok();
+    result.ok = trouble.empty() && report.ok() && crashes_.empty();
     text << "played " << played.count() << " ms (the latest step " << max_lateness_.count() << " ms late); steps:";
     for (auto& [kind, n] : count_steps(steps_)) text << " " << kind << "=" << n;
     text << "\n" << report.summary();
     if (!trouble.empty()) text << "\nFAILED: " << trouble << "\n";
+    for (auto& c : crashes_) text << "\nCRASH: " << c << "\n";
     const auto& sc = options_.schedule;
     text << (result.ok ? "fault runner: OK\n"
                        : "fault runner: FAILED (replay: --seed " + std::to_string(sc.seed) + " --duration-s " +
@@ -162,6 +170,7 @@ class fault_run {
     std::ostringstream json;
     json << "{\"seed\": " << options_.schedule.seed << ", \"ok\": " << (result.ok ? "true" : "false")
          << ", \"duration_ms\": " << played.count() << ", \"max_step_lateness_ms\": " << max_lateness_.count()
+         << ", \"crashes\": " << crashes_.size()
          << ", \"workers\": " << options_.schedule.workers
          << ", \"session_timeout_ms\": " << options_.schedule.session_timeout.count() << ", \"steps\": {";
     bool first = true;
@@ -234,6 +243,7 @@ class fault_run {
       auto late = std::chrono::duration_cast<milliseconds>(clock_type::now() - (start + step.at));
       max_lateness_ = std::max(max_lateness_, late);
       say("  " + describe(step) + (late > 500ms ? " (" + std::to_string(late.count()) + " ms late)" : "") + "\n");
+      find_crashes();
       execute(step);
     }
     if (server_restart_.joinable()) server_restart_.join();
@@ -245,15 +255,18 @@ class fault_run {
     switch (step.kind) {
       case step_kind::kill_worker:
         faults_.record(fault_kind::kill, w->name());
+        w->expect_exit();
         if (w->paused()) w->process().resume();
         w->process().kill();
         w->process().wait_exit(10s);
         break;
       case step_kind::terminate_worker:
         faults_.record(fault_kind::terminate, w->name());
+        w->expect_exit();
         w->process().terminate();  // it flushes and exits; restart_worker waits for that
         break;
       case step_kind::restart_worker:
+        if (!w->exit_expected()) break;  // it crashed and was started again already
         if (!w->process().wait_exit(options_.schedule.session_timeout * 3 + 5s)) {
           faults_.record(fault_kind::kill, w->name(), "did not exit after SIGTERM");
           w->process().kill();
@@ -291,6 +304,26 @@ class fault_run {
       case step_kind::set_affinity: set_affinity(*w, step.value); break;
       case step_kind::add_keys:
       case step_kind::remove_keys: change_keys(step.kind, step.keys); break;
+    }
+  }
+
+  // A worker that exited without the runner killing or terminating it
+  // crashed: that fails the run whatever the histories say (its last lines
+  // and its log's tail go in the report). It is started again so the
+  // schedule goes on; the kill recorded now ends its work for the
+  // checker, later than it really ended.
+  void find_crashes() {
+    for (auto& w : workers_) {
+      if (w->exit_expected() || !w->process().running()) continue;
+      auto status = w->process().wait_exit(0ms);
+      if (!status) continue;
+      std::string how = WIFSIGNALED(*status) ? "killed by signal " + std::to_string(WTERMSIG(*status))
+                                             : "exited with status " + std::to_string(WEXITSTATUS(*status));
+      faults_.record(fault_kind::kill, w->name(), "crashed: " + how);
+      crashes_.push_back(w->name() + " " + how + "; its log ends:\n" + file_tail(w->log(), 1500));
+      say("    " + w->name() + " CRASHED (" + how + "); starting it again\n");
+      faults_.record(fault_kind::restart, w->name(), "after a crash");
+      w->spawn(options_, cluster_->connect_string());
     }
   }
 
@@ -438,6 +471,7 @@ class fault_run {
   // Settled, and still so a second later (an owner node is created a moment
   // before its worker writes `start`; a member may be about to leave).
   bool fleet_stays_settled(std::string* why) {
+    find_crashes();
     if (!fleet_settled(why)) return false;
     std::this_thread::sleep_for(1s);
     return fleet_settled(why);
@@ -460,6 +494,7 @@ class fault_run {
   }
 
   void stop_fleet() {
+    find_crashes();
     for (auto& w : workers_) {
       if (!w->process().running()) continue;
       if (w->paused()) {
@@ -468,6 +503,7 @@ class fault_run {
         w->set_paused(false);
       }
       faults_.record(fault_kind::terminate, w->name(), "final");
+      w->expect_exit();
       w->process().terminate();
     }
     for (auto& w : workers_) {
@@ -491,6 +527,7 @@ class fault_run {
   fault_log faults_;
   std::optional<int> down_server_;
   milliseconds max_lateness_{0};
+  std::vector<std::string> crashes_;  // what each crash looked like
   std::thread server_restart_;
   std::string server_restart_error_;
 };

@@ -312,7 +312,8 @@ class checker {
       for (auto* h : holds) {
         if (longest && h->start_ns < longest->end_ns) {
           auto overlap = std::min(longest->end_ns, h->end_ns) - h->start_ns;
-          bool expiry = explained_by_expiry(*longest, h->start_ns, longest->released_ns.value_or(longest->end_ns));
+          bool expiry = explained_by_expiry(*longest, h->start_ns, longest->released_ns.value_or(longest->end_ns)) ||
+                        reclaimed_after_forced_expiry(*h);
           bool within_margin = options_.clock_margin_ns > 0 && overlap <= options_.clock_margin_ns;
           add_violation(expiry || within_margin ? "tolerated:overlap" : "overlap",
                         std::string(expiry ? "" : within_margin ? "within the clock margin: " : "") +
@@ -329,7 +330,7 @@ class checker {
           bool backwards = h->token < previous->token;
           bool reused = h->token == previous->token && h->member != previous->member;
           if (backwards || reused)
-            add_violation("token_order",
+            add_violation(reclaimed_after_forced_expiry(*h) ? "tolerated:token_order" : "token_order",
                           "tokens must only grow: " + describe(*previous) + " then " + describe(*h),
                           previous->start_ns, h->start_ns);
         }
@@ -375,6 +376,19 @@ class checker {
   // within the grace time after it. The hold may have begun after the
   // fault: the owner's client can take its session back from the twin for
   // a moment and confirm its node, just before the twin closes the session.
+  // The other order: the force-expired holder's client took the session
+  // back from the twin for a moment and confirmed its node again, after the
+  // successor was elected and just before the twin closed the session; the
+  // hold ends when it hears of that, within the grace.
+  bool reclaimed_after_forced_expiry(const hold_interval& h) const {
+    for (auto& f : faults_) {
+      if (f.kind != fault_kind::expire || f.member != h.member) continue;
+      if (f.at_ns > h.start_ns || h.start_ns - f.at_ns > options_.forced_expiry_grace_ns) continue;
+      if (h.released_ns.value_or(h.end_ns) <= f.at_ns + options_.forced_expiry_grace_ns) return true;
+    }
+    return false;
+  }
+
   bool explained_by_expiry(const hold_interval& earlier, std::int64_t later_start, std::int64_t until) const {
     for (auto& f : faults_) {
       if (f.kind != fault_kind::expire || f.member != earlier.member) continue;

@@ -19,7 +19,5 @@ add_library(nominee_election_history STATIC
 target_include_directories(nominee_election_history PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_compile_features(nominee_election_history PUBLIC cxx_std_20)
 
-add_library(nominee_child_process STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/child_process.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/session_expiry.cpp)
-target_link_libraries(nominee_child_process PUBLIC nominee_election_history PRIVATE GTest::gtest ZooKeeper::zookeeper_mt)
+add_library(nominee_child_process STATIC ${CMAKE_CURRENT_LIST_DIR}/child_process.cpp)
+target_link_libraries(nominee_child_process PUBLIC nominee_election_history nominee_session_expiry PRIVATE GTest::gtest)

@@ -9,6 +9,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include "session_expiry.hpp"
 #include "zookeeper_handle.hpp"
 
 namespace nominee::testing {
@@ -76,14 +77,8 @@ void end_from_outside(const session& s, const std::string& hosts,
     throw std::runtime_error(caller + ": the session is not connected");
   for (int attempt = 0; attempt < 10; ++attempt) {
     if (ended(std::chrono::milliseconds(0))) return;
-    clientid_t id{};
-    id.client_id = old_id;
-    std::copy(password.begin(), password.end(), id.passwd);
-    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    zhandle_t* twin = zookeeper_init(hosts.c_str(), nullptr, 2000, &id, nullptr, 0);
-    if (!twin) throw std::runtime_error(caller + ": zookeeper_init failed");
-    wait_until([&] { return zoo_state(twin) == ZOO_CONNECTED_STATE; }, std::chrono::seconds(10));
-    zookeeper_close(twin);
+    auto outcome = expire_session(hosts, session_credentials{old_id, password});
+    if (outcome == "zookeeper_init failed") throw std::runtime_error(caller + ": " + outcome);
     if (ended(std::chrono::seconds(3))) return;
   }
   throw std::runtime_error(caller + ": the session survived ten attempts");

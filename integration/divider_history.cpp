@@ -269,26 +269,18 @@ class divider_checker {
     while (!pending.empty()) {
       auto h = std::move(pending.back());
       pending.pop_back();
-      std::optional<fault> stop;
-      for (auto& f : faults_) {
-        if (f.kind != fault_kind::stop || f.member != h.member) continue;
-        if (f.at_ns >= h.end_ns || f.at_ns < h.start_ns - recording_slack_ns) continue;
-        if (f.at_ns < h.start_ns && first_fault(fault_kind::resume, h.member, f.at_ns, h.start_ns)) continue;
-        stop = f;
-        break;
-      }
-      if (!stop) {
+      auto frozen = freeze_within(faults_, h.member, h.start_ns, h.end_ns, recording_slack_ns);
+      if (!frozen) {
         report_.intervals.push_back(std::move(h));
         continue;
       }
-      auto cut = std::max(stop->at_ns, h.start_ns);
-      auto resume = first_fault(fault_kind::resume, h.member, stop->at_ns, h.end_ns);
-      if (resume && resume->at_ns < h.end_ns) {
+      auto cut = std::max(frozen->stop.at_ns, h.start_ns);
+      if (frozen->resume) {
         ownership_interval rest = h;
-        rest.start_ns = std::max(resume->at_ns, cut);
-        rest.frozen_at_ns = stop->at_ns;
+        rest.start_ns = std::max(frozen->resume->at_ns, cut);
+        rest.frozen_at_ns = frozen->stop.at_ns;
         rest.resumed_ns.reset();
-        h.resumed_ns = resume->at_ns;
+        h.resumed_ns = frozen->resume->at_ns;
         pending.push_back(std::move(rest));
       }
       if (h.stop_ns && *h.stop_ns > cut) h.stop_ns.reset();  // written after the resume: the rest's

@@ -32,9 +32,10 @@
 // frozen_at_ns: if its session expired meanwhile, another member may own
 // the key by then, and the resumed process works on it until it notices.
 // The records' fencing token keeps that stale work out; the checker
-// tolerates (and lists) such an overlap when the other member took the key
-// after the stop, and the resumed process let go (its `stop`) within the
-// session timeout of the resume.
+// tolerates (and lists) such an overlap only when the session could have
+// expired: the pause lasted 2/3 of the session timeout, the other member
+// took the key at least that long after the stop, and the resumed process
+// let go (its `stop`) within the session timeout of the resume.
 #include <cstdint>
 #include <filesystem>
 #include <map>

@@ -110,6 +110,19 @@ std::optional<fault> first_fault(const std::vector<fault>& faults, fault_kind ki
   return std::nullopt;
 }
 
+std::optional<freeze> freeze_within(const std::vector<fault>& faults, const std::string& member, std::int64_t from,
+                                    std::int64_t to, std::int64_t slack_ns) {
+  for (auto& f : faults) {
+    if (f.kind != fault_kind::stop || f.member != member) continue;
+    if (f.at_ns >= to || f.at_ns < from - slack_ns) continue;
+    if (f.at_ns < from && first_fault(faults, fault_kind::resume, member, f.at_ns, from)) continue;
+    auto resume = first_fault(faults, fault_kind::resume, member, f.at_ns, to);
+    if (resume && resume->at_ns >= to) resume.reset();
+    return freeze{f, resume};
+  }
+  return std::nullopt;
+}
+
 std::string relative_time(std::int64_t ns, std::int64_t origin_ns) {
   if (ns == forever_ns) return "+inf";
   return "+" + history_ms(ns - origin_ns);

@@ -112,6 +112,17 @@ struct fault {
   std::string detail;
 };
 
+// A SIGSTOP of `member` that cut short what it held over [from, to): the
+// first stop recorded in that span, or up to `slack_ns` before it (a stop
+// is recorded just before the signal) unless a resume came in between; and
+// the resume after that stop, if one came before `to`.
+struct freeze {
+  fault stop;
+  std::optional<fault> resume;
+};
+std::optional<freeze> freeze_within(const std::vector<fault>& faults, const std::string& member, std::int64_t from,
+                                    std::int64_t to, std::int64_t slack_ns);
+
 // What a test did to its processes; thread-safe.
 class fault_log {
  public:

@@ -198,6 +198,18 @@ std::vector<fault_step> make_schedule(const schedule_options& o) {
     };
     auto impair = [&](int w, milliseconds until) { plan.impaired_until[static_cast<std::size_t>(w)] = until + cooldown; };
     auto restarted = [&](int w) { plan.affinity[static_cast<std::size_t>(w)] = 1; };  // its --affinity again
+    // A pause or partition past the session timeout (1.3-2x: the server
+    // expires the session, and the worker stays impaired while a successor
+    // takes over) or short of it (0.2-0.5x: short of the server's view too,
+    // since the client's last ping may be a third of the timeout old when
+    // it goes silent), then its end.
+    auto past_or_short_of_timeout = [&](const std::vector<int>& from, step_kind begin, step_kind end, bool past) {
+      int w = any_of(from);
+      auto back = t + (past ? random.scaled(timeout, 1300, 2000) : random.scaled(timeout, 200, 500));
+      emit(t, begin, w, past ? 1 : 0);
+      emit(back, end, w);
+      impair(w, back + (past ? timeout : milliseconds(0)));
+    };
 
     switch (what) {
       case choice::kill: {
@@ -219,17 +231,10 @@ std::vector<fault_step> make_schedule(const schedule_options& o) {
         break;
       }
       case choice::pause_long:
-      case choice::pause_short: {
-        int w = any_of(free_workers);
-        bool past = what == choice::pause_long;
-        // Short means short of the server's view too: the client's last
-        // ping may be a third of the timeout old when it freezes.
-        auto back = t + (past ? random.scaled(timeout, 1300, 2000) : random.scaled(timeout, 200, 500));
-        emit(t, step_kind::pause_worker, w, past ? 1 : 0);
-        emit(back, step_kind::resume_worker, w);
-        impair(w, back + (past ? timeout : milliseconds(0)));
+      case choice::pause_short:
+        past_or_short_of_timeout(free_workers, step_kind::pause_worker, step_kind::resume_worker,
+                                 what == choice::pause_long);
         break;
-      }
       case choice::expire: {
         int w = any_of(free_workers);
         emit(t, step_kind::expire_session, w);
@@ -237,15 +242,9 @@ std::vector<fault_step> make_schedule(const schedule_options& o) {
         break;
       }
       case choice::partition_long:
-      case choice::partition_short: {
-        int w = any_of(free_linked);
-        bool past = what == choice::partition_long;
-        auto back = t + (past ? random.scaled(timeout, 1300, 2000) : random.scaled(timeout, 200, 500));
-        emit(t, step_kind::partition, w, past ? 1 : 0);
-        emit(back, step_kind::heal, w);
-        impair(w, back + (past ? timeout : milliseconds(0)));
+      case choice::partition_short:
+        past_or_short_of_timeout(free_linked, step_kind::partition, step_kind::heal, what == choice::partition_long);
         break;
-      }
       case choice::slow_link: {
         int w = any_of(free_linked);
         auto back = t + random.between(milliseconds(2000), milliseconds(5000));

@@ -284,22 +284,14 @@ class fleet_checker {
     while (!pending.empty()) {
       auto s = std::move(pending.back());
       pending.pop_back();
-      std::optional<fault> stop;
-      for (auto& f : faults_) {
-        if (f.kind != fault_kind::stop || f.member != s.member) continue;
-        if (f.at_ns >= s.to || f.at_ns < s.from - recording_slack_ns) continue;
-        if (f.at_ns < s.from && first_fault(fault_kind::resume, s.member, f.at_ns, s.from)) continue;
-        stop = f;
-        break;
-      }
-      if (!stop) {
+      auto frozen = freeze_within(faults_, s.member, s.from, s.to, recording_slack_ns);
+      if (!frozen) {
         out.push_back(std::move(s));
         continue;
       }
-      auto cut = std::max(stop->at_ns, s.from);
-      auto resume = first_fault(fault_kind::resume, s.member, stop->at_ns, s.to);
-      if (resume && resume->at_ns < s.to)
-        pending.push_back({s.subject, s.member, std::max(resume->at_ns, cut), s.to, stop->at_ns});
+      auto cut = std::max(frozen->stop.at_ns, s.from);
+      if (frozen->resume)
+        pending.push_back({s.subject, s.member, std::max(frozen->resume->at_ns, cut), s.to, frozen->stop.at_ns});
       s.to = cut;
       out.push_back(std::move(s));
     }

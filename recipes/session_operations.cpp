@@ -525,13 +525,14 @@ class multi_request final : public request {
     // uninitialized path pointer on the stack, which holds the previous
     // operation's path: our string's buffer (found by the fault runner, a
     // double free after a forced expiry; ASan: alloc-dealloc mismatch in
-    // zoo_amulti). The session learns of an expiry only some time after the
-    // C client does, so only send while connected: an expiry is learned
-    // during a reconnect's handshake, never straight from connected, so the
-    // state cannot turn in the moment between this check and zoo_amulti's.
-    // Not sent, a multi is retried like any request that found no
-    // connection.
-    if (zoo_state(zh) != ZOO_CONNECTED_STATE) return ZCONNECTIONLOSS;
+    // zoo_amulti). The session learns of an expiry some time after the C
+    // client does: answer as zoo_amulti would, without calling it. (Refusing
+    // every state but connected closed the last microseconds of the race
+    // too, but made multis spin through their retries during a reconnect
+    // instead of queueing in the C client, and a range grant after an expiry
+    // ran out of them under TSan.)
+    if (int state = zoo_state(zh); state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE)
+      return ZINVALIDSTATE;
     auto n = ops_.size();
     zoo_ops_.assign(n, zoo_op_t{});
     results_.assign(n, zoo_op_result_t{});

@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <thread>
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
@@ -99,6 +102,36 @@ TEST_F(SessionTest, ConnectsAndReportsTheSession) {
   EXPECT_EQ(s->session_password().size(), 16u);
   EXPECT_GT(s->negotiated_timeout().count(), 0);
   EXPECT_NE(s->current_server().find("127.0.0.1"), std::string::npos) << s->current_server();
+}
+
+// The C client connects on its own thread, and can say so before the new
+// handle is published to the session: that "connected" must still count.
+// (It was dropped as a retired handle's news; the session stayed
+// "connecting" while its requests went through.)
+TEST_F(SessionTest, AConnectReportedBeforeTheHandleIsPublishedStillCounts) {
+  // An executor that is already running, as in a service: the report is
+  // handled while the constructor is still publishing the handle.
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  detail::fault_injection::delay_handle_publication_by(1000);
+  std::unique_ptr<session> s;
+  try {
+    s = std::make_unique<session>(io.get_executor(), test_options(hosts_));
+  } catch (...) {
+    detail::fault_injection::delay_handle_publication_by(0);
+    work.reset();
+    io.stop();
+    runner.join();
+    throw;
+  }
+  detail::fault_injection::delay_handle_publication_by(0);
+  EXPECT_NO_THROW(s->wait_connected(15s));
+  EXPECT_EQ(s->state(), session_state::connected);
+  EXPECT_NE(s->session_id(), 0);
+  s.reset();
+  work.reset();
+  runner.join();
 }
 
 TEST_F(SessionTest, CreateGetSetExistsChildrenRemove) {

@@ -1,11 +1,14 @@
 #include "fault_injection.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 namespace nominee::detail::fault_injection {
 namespace {
 std::atomic<int> lost_create_replies{0};
 std::atomic<int> lost_set_replies{0};
+std::atomic<int> handle_publication_delay_ms{0};
 
 bool take_one(std::atomic<int>& counter) noexcept {
   int pending = counter.load();
@@ -20,5 +23,10 @@ bool take_lost_create_reply() noexcept { return take_one(lost_create_replies); }
 
 void lose_set_replies(int n) noexcept { lost_set_replies.store(n); }
 bool take_lost_set_reply() noexcept { return take_one(lost_set_replies); }
+
+void delay_handle_publication_by(int milliseconds) noexcept { handle_publication_delay_ms.store(milliseconds); }
+void delay_handle_publication() noexcept {
+  if (int ms = handle_publication_delay_ms.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 }  // namespace nominee::detail::fault_injection

@@ -17,4 +17,10 @@ bool take_lost_create_reply() noexcept;
 void lose_set_replies(int n) noexcept;
 bool take_lost_set_reply() noexcept;
 
+// Makes each new ZooKeeper handle wait this long between zookeeper_init and
+// being published to its session: the window in which the C client can
+// report "connected" before the session knows the handle (0: no wait).
+void delay_handle_publication_by(int milliseconds) noexcept;
+void delay_handle_publication() noexcept;
+
 }  // namespace nominee::detail::fault_injection

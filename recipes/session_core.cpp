@@ -6,6 +6,7 @@
 #include <nominee/log.hpp>
 
 #include "backoff.hpp"
+#include "fault_injection.hpp"
 #include "validate.hpp"
 
 namespace nominee::detail {
@@ -50,10 +51,19 @@ void session_core::open_handle() {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     generation = ++generation_;
+    early_states_.clear();
   }
   auto handle = std::make_shared<zookeeper_handle>(options_, generation, weak_from_this());
-  std::lock_guard lock(mutex_);
-  handle_ = std::move(handle);
+  fault_injection::delay_handle_publication();
+  bool early = false;
+  {
+    std::lock_guard lock(mutex_);
+    handle_ = std::move(handle);
+    early = !early_states_.empty();
+  }
+  // The C client may have connected already (the first open is not on the
+  // strand): have what it said applied, in order, even if it says no more.
+  if (early) post_session_state(generation, no_new_state);
 }
 
 session_state session_core::state() const {
@@ -181,7 +191,27 @@ void session_core::post_session_state(std::uint64_t generation, int zoo_state) {
   });
 }
 
+// A state can come before the handle that reports it is published (the C
+// client connects on its own thread while open_handle is still running):
+// it waits in early_states_ rather than be dropped as a retired handle's.
+// Dropping it left the session "connecting" for good while connected, and a
+// divider on it never acquiring a key (worker fleet test, under ASan).
 void session_core::on_session_state(std::uint64_t generation, int zoo_state) {
+  std::vector<int> states;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_ || generation != generation_) return;  // a retired handle's late news
+    if (!handle_) {
+      if (zoo_state != no_new_state) early_states_.push_back(zoo_state);
+      return;
+    }
+    states.swap(early_states_);
+  }
+  if (zoo_state != no_new_state) states.push_back(zoo_state);
+  for (int state : states) apply_session_state(generation, state);
+}
+
+void session_core::apply_session_state(std::uint64_t generation, int zoo_state) {
   std::shared_ptr<zookeeper_handle> handle;
   session_state current;
   {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -96,6 +97,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
   session_core(boost::asio::any_io_executor executor, session_options options);
   void open_handle();  // a fresh session, on the strand (or in create)
   void on_session_state(std::uint64_t generation, int zoo_state);  // strand
+  void apply_session_state(std::uint64_t generation, int zoo_state);  // strand
   void set_state(session_state next);                              // strand
   void notify(const session_event& event);                         // strand
   void fire_watch(std::uint64_t id, watch_event event);            // strand
@@ -115,6 +117,9 @@ class session_core : public std::enable_shared_from_this<session_core> {
   session_statistics statistics_;
   std::shared_ptr<zookeeper_handle> handle_;
   std::uint64_t generation_ = 0;
+  // States the current handle reported before open_handle published it.
+  static constexpr int no_new_state = std::numeric_limits<int>::min();
+  std::vector<int> early_states_;
   session_state state_ = session_state::connecting;
   std::int64_t session_id_ = 0;
   std::string password_;

@@ -28,6 +28,7 @@ divider_core::divider_core(session& s, divider_options options, divider::callbac
     : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
       options_(std::move(options)), callbacks_(std::move(cb)), base_(std::move(base)), coalesce_timer_(strand_),
       members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), let_go_timer_(strand_), flush_affinity_timer_(strand_),
+      ready_timer_(strand_),
       affinity_(options_.affinity) {
   group_options g;
   g.root = base_;
@@ -409,6 +410,7 @@ void divider_core::reconcile() {
   // letting go, which never needs it).
   if (!ready() && !flushing_ && !cancelling_) {
     check_waiters();
+    look_again_when_ready();
     return publish();
   }
   const auto& want = desired();
@@ -438,6 +440,19 @@ void divider_core::reconcile() {
   publish();
 }
 
+// Not every way a view becomes ready calls us (a member node that cannot be
+// parsed, say): until it is, look again every coalesce window rather than
+// leave the keys unowned until the audit.
+void divider_core::look_again_when_ready() {
+  if (ready_check_armed_) return;
+  ready_check_armed_ = true;
+  ready_timer_.expires_after(std::max(options_.coalesce_window, std::chrono::milliseconds(10)));
+  ready_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
+    me.ready_check_armed_ = false;
+    if (!ec && me.started_) me.reconcile();
+  }));
+}
+
 // --- one key's life -----------------------------------------------------------
 
 void divider_core::acquire(const std::string& key, bool owned_elsewhere) {
@@ -450,15 +465,31 @@ void divider_core::acquire(const std::string& key, bool owned_elsewhere) {
     create_owner(key, st.generation);
 }
 
+// The key is still being acquired by the attempt this reply or watch belongs
+// to: same generation, and nothing decided yet. A reply that comes after the
+// decision (a second create's node_exists, a look that raced the create)
+// must not restart the chain: that gave a running key a second on_start
+// with the same token (worker fleet test, CI).
+divider_core::key_state* divider_core::still_acquiring(const std::string& key, std::uint64_t generation) {
+  auto it = held_.find(key);
+  if (it == held_.end() || it->second.generation != generation) return nullptr;
+  if (it->second.at != phase::acquiring && it->second.at != phase::creating) return nullptr;
+  return &it->second;
+}
+
 void divider_core::create_owner(const std::string& key, std::uint64_t generation) {
   auto& st = held_.at(key);
   st.at = phase::creating;
+  // One create at a time: the one out there answers for this one too, and
+  // two would end in one success and one node_exists that looks like a rival.
+  if (st.create_pending) return;
   if (++st.attempts > 20) {
     // Something keeps failing (a lost race each time, say): leave it to the
     // next audit rather than spin.
     log(log_level::warn, describe("divider: giving up acquiring key", key) + " for now; the audit retries");
     return forget(key);
   }
+  st.create_pending = true;
   pending_creates_.emplace_back(key, generation);
   if (creates_scheduled_) return;
   creates_scheduled_ = true;
@@ -515,6 +546,7 @@ void divider_core::created_in_batch(const std::vector<std::pair<std::string, std
     auto& [key, generation] = batch[i];
     auto it = held_.find(key);
     bool current = it != held_.end() && it->second.generation == generation && it->second.at == phase::creating;
+    if (current) it->second.create_pending = false;
     if (made) {
       if (!current) {
         link_.remove_reliably(results[i].path);  // given up meanwhile: ours to delete
@@ -533,6 +565,7 @@ void divider_core::created_in_batch(const std::vector<std::pair<std::string, std
     }
     // All or nothing: one key owned already (say) failed them all. One by
     // one, each finds its own outcome.
+    it->second.create_pending = true;
     create_one(key, generation);
   }
 }
@@ -547,14 +580,15 @@ void divider_core::on_created(const std::string& key, std::uint64_t generation, 
     if (!ec) link_.remove_reliably(made.path);
     return;
   }
+  it->second.create_pending = false;
+  if (!still_acquiring(key, generation)) return;
   if (!ec) return took(key, made.stat);
   if (ec == errc::node_exists) return watch_owner(key, generation);
   if (ec == errc::no_node) {
     auto path = owner_path(key);
     return link_.ensure_path(path.substr(0, path.rfind('/')),
                              on_strand([key, generation](divider_core& me, std::error_code e) {
-                               auto i = me.held_.find(key);
-                               if (i == me.held_.end() || i->second.generation != generation) return;
+                               if (!me.still_acquiring(key, generation)) return;
                                if (e) return me.forget(key);
                                me.create_owner(key, generation);
                              }));
@@ -569,8 +603,7 @@ void divider_core::on_created(const std::string& key, std::uint64_t generation, 
 void divider_core::check_ours(const std::string& key, std::uint64_t generation) {
   link_.exists(owner_path(key), {},
                on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
-                 auto it = me.held_.find(key);
-                 if (it == me.held_.end() || it->second.generation != generation) return;
+                 if (!me.still_acquiring(key, generation)) return;
                  if (ec) return me.forget(key);  // the audit tries again
                  if (!st) return me.create_owner(key, generation);
                  if (st->ephemeral_owner == me.link_.session_id()) return me.took(key, *st);
@@ -595,8 +628,7 @@ void divider_core::watch_owner(const std::string& key, std::uint64_t generation)
   };
   link_.exists(owner_path(key), std::move(watcher),
                on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
-                 auto it = me.held_.find(key);
-                 if (it == me.held_.end() || it->second.generation != generation) return;
+                 if (!me.still_acquiring(key, generation)) return;
                  if (ec) return me.forget(key);
                  if (!st) return me.create_owner(key, generation);  // gone already
                  if (st->ephemeral_owner == me.link_.session_id()) return me.took(key, *st);
@@ -606,7 +638,8 @@ void divider_core::watch_owner(const std::string& key, std::uint64_t generation)
 
 void divider_core::took(const std::string& key, const stat& st) {
   auto& state = held_.at(key);
-  if (state.at == phase::running) return;  // started already: never two on_start in a row
+  // Started already, or letting go: never two on_start in a row.
+  if (state.at == phase::running || state.at == phase::deleting) return;
   state.at = phase::running;
   state.token = st.czxid;
   state.node_session = st.ephemeral_owner;
@@ -1021,6 +1054,7 @@ void divider_core::close() {
   fetch_timer_.cancel();
   let_go_timer_.cancel();
   flush_affinity_timer_.cancel();
+  ready_timer_.cancel();
   for (auto& [key, st] : held_)
     if (st.stop_timer) st.stop_timer->cancel();
   fetch_role_.reset();

@@ -73,6 +73,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
     std::chrono::system_clock::time_point since;
     stop_reason reason = stop_reason::moved;
     int attempts = 0;
+    bool create_pending = false;  // a create of its owner node is queued or unanswered
     std::shared_ptr<boost::asio::steady_timer> stop_timer;
     std::chrono::steady_clock::time_point stop_began;
   };
@@ -98,12 +99,14 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool wants(const std::string& key) const;
   bool holding_on() const;
   void let_go_later();
+  void look_again_when_ready();
   void write_flush_affinity(int attempt = 0);
   void join_when_ready();
   stop_reason reason_for(const std::string& key) const;
 
   // One key's life.
   void acquire(const std::string& key, bool owned_elsewhere);
+  key_state* still_acquiring(const std::string& key, std::uint64_t generation);
   void create_owner(const std::string& key, std::uint64_t generation);
   void on_created(const std::string& key, std::uint64_t generation, std::error_code ec, const created_node& made);
   void check_ours(const std::string& key, std::uint64_t generation);
@@ -174,6 +177,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool connected_ = false;
   bool fetching_ = false;
   bool reconcile_pending_ = false;
+  bool ready_check_armed_ = false;
   bool members_pending_ = false;
   bool publish_pending_ = false;
   bool deletes_scheduled_ = false;
@@ -188,6 +192,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer fetch_timer_;
   boost::asio::steady_timer let_go_timer_;
   boost::asio::steady_timer flush_affinity_timer_;  // retries a flush's affinity 0
+  boost::asio::steady_timer ready_timer_;           // looks again while a view is still listing
 
   // What other threads read (assigned(), status(), confirm_stop()).
   mutable std::mutex mutex_;

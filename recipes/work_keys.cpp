@@ -166,13 +166,16 @@ key_set_view::key_set_view(session& s, std::string base, callback on_change) : s
             if (auto k = decode_key(n)) added.push_back(*k);
           for (auto& n : change.removed)
             if (auto k = decode_key(n)) removed.push_back(*k);
+          bool completed = false;  // by this, the last shard's first listing
           {
             std::lock_guard lock(st->mutex);
             for (auto& k : added) st->keys.insert(k);
             for (auto& k : removed) st->keys.erase(k);
-            st->listed_shards.insert(name);
+            completed = st->listed_shards.insert(name).second && st->listed_shards.size() == key_shards;
           }
-          if (added.empty() && removed.empty()) return;
+          // An empty last shard still tells: complete() just became true,
+          // and a divider waits for exactly that before it acquires.
+          if (added.empty() && removed.empty() && !completed) return;
           st->gate.run([&] {
             try {
               if (st->on_change) st->on_change(added, removed);

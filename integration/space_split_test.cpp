@@ -11,6 +11,7 @@
 #include <nominee/space_split.hpp>
 
 #include <nominee/acl.hpp>
+#include <nominee/ranges.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -479,7 +480,7 @@ TEST_F(SpaceSplitTest, AnOutcomeAfterSomeoneElsesStartIsRefused) {
 
   // Another member's start, as the status node sees it: the version moves on.
   auto other = connect_session(hosts_);
-  auto path = root_ + "/spaces/nonces/ranges/" + only.first.key;
+  auto path = root_ + "/splits/nonces/ranges/" + only.first.key;
   auto now = other->async_get(path, use_future);
   auto current = get_within(now);
   std::string taken = R"({"state":"running","attempts":2,"failures":0,"by":"z","token":1,"result":"","error":""})";
@@ -515,6 +516,37 @@ TEST_F(SpaceSplitTest, SeedingIsIdempotentAndADifferentDefinitionIsRefused) {
   } catch (const error& e) {
     EXPECT_EQ(e.code(), errc::invalid_option) << e.what();
   }
+}
+
+// A space split and a range space of the same name live apart
+// (/<root>/splits and /<root>/spaces): each works as if the other were not there.
+TEST_F(SpaceSplitTest, ARangeSpaceOfTheSameNameIsAnotherThing) {
+  auto s = connect_session(hosts_);
+  range_consumer_options r;
+  r.root = root_;
+  r.space = "nonces";  // the split's name too
+  r.consumer_id = "drawer";
+  r.config.lo = 5;
+  r.config.hi = 1u << 20;
+  r.config.min_block = 4;
+  r.config.max_block = 64;
+  r.stand_for_coordinator = true;
+  range_consumer ids(*s, r);
+  std::uint64_t first = ids.next(30s);
+  EXPECT_GE(first, 5u);
+
+  auto& m = add(options("m", 1, 12), behaviour::quick);
+  seed(m);
+  auto p = wait_finished(m);
+  EXPECT_EQ(p.total, 12u);
+  EXPECT_EQ(p.done, 12u);
+  for (auto& [range, status] : statuses(m)) EXPECT_EQ(status.state, range_state::done) << range.key;
+
+  std::uint64_t second = ids.next(30s);
+  EXPECT_GT(second, first) << "the consumer still draws from its own space";
+  auto config = ids.stored_config();
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->lo, 5u) << "the split did not overwrite the range space's config";
 }
 
 TEST_F(SpaceSplitTest, AbandonStopsTheRangesEverywhere) {

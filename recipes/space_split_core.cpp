@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Apart from the range allocator's /<root>/spaces: a split and a range space
+// of the same name must not read each other's nodes.
+constexpr const char* split_directory = "splits";
 // Reads in flight at once while listing every range's status.
 constexpr std::size_t read_window = 500;
 // Compare-and-set rounds for a claim or a space-node update.
@@ -41,7 +44,7 @@ space_split_core::space_split_core(session& s, space_split_options options, spac
     : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
       options_(std::move(options)), on_range_(std::move(on_range)),
       space_{options_.lo, options_.hi, options_.range_size},
-      space_path_(under(options_.root, "spaces", options_.space)), ranges_path_(space_path_ + "/ranges"),
+      space_path_(under(options_.root, split_directory, options_.space)), ranges_path_(space_path_ + "/ranges"),
       work_base_(work_base(options_.root, space_prefix(options_.space))) {}
 
 void space_split_core::open() {
@@ -876,7 +879,7 @@ void space_split_core::update_space(std::function<void(space_record&)> change, i
 
 void space_split_core::seed_ranges(tracked<> done) {
   auto definition = space_record{space_, false, false};
-  link_.ensure_path(under(options_.root, "spaces"), on_strand([done, definition](space_split_core& me,
+  link_.ensure_path(under(options_.root, split_directory), on_strand([done, definition](space_split_core& me,
                                                                                  std::error_code ec) {
     if (ec) return done(ec);
     me.link_.create(

@@ -3,8 +3,8 @@
 // the members of a fleet process in proportion to their affinity, each range
 // done once, with its status kept in ZooKeeper.
 //
-//   /<root>/spaces/<space>                  {lo, hi, range_size, ranges, seeded, abandoned}
-//   /<root>/spaces/<space>/ranges/<key>     one range's status: {state, attempts, failures,
+//   /<root>/splits/<space>                  {lo, hi, range_size, ranges, seeded, abandoned}
+//   /<root>/splits/<space>/ranges/<key>     one range's status: {state, attempts, failures,
 //                                           by, token, result, error}
 //   /<root>/work/space:<space>/...          the divider's nodes: one work key per range
 //

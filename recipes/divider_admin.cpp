@@ -24,6 +24,7 @@
 #include "validate.hpp"
 #include "watch_guard.hpp"
 #include "work_keys.hpp"
+#include "work_layout.hpp"
 
 namespace nominee {
 
@@ -32,27 +33,6 @@ namespace asio = boost::asio;
 // --- the prefix's layout (divider.hpp) ------------------------------------------
 namespace detail {
 namespace {
-
-// Exclusion nodes are "<encoded key>!<member>" (divider_core.cpp):
-// encode_key always escapes '!', so the first '!' ends the key.
-constexpr char exclusion_separator = '!';
-
-std::string shard_name(unsigned shard) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  return {hex[shard >> 4], hex[shard & 15]};
-}
-
-std::string owner_path(const std::string& base, const std::string& key) {
-  return base + "/owners/" + shard_of(key) + "/" + encode_key(key);
-}
-
-std::optional<std::pair<std::string, std::string>> parse_exclusion(const std::string& name) {
-  auto cut = name.find(exclusion_separator);
-  if (cut == std::string::npos) return std::nullopt;
-  auto key = decode_key(name.substr(0, cut));
-  if (!key) return std::nullopt;
-  return std::make_pair(*key, name.substr(cut + 1));
-}
 
 std::optional<member_info> to_member(const std::string& id, const node& n) {
   auto data = decode_member(n.data);
@@ -329,11 +309,11 @@ void divider_admin::start_assignment(detail::completion<std::error_code, divider
   auto members = std::make_shared<std::map<std::string, member_info>>();
   detail::read_members(*r, base_, members);
   for (unsigned shard = 0; shard < detail::key_shards; ++shard) {
-    r->list(base_ + "/keys/" + detail::shard_name(shard),
+    r->list(detail::keys_directory(base_, detail::shard_name(shard)),
             detail::listing([snap](detail::reader&, const std::string&, const std::string& name) {
               if (auto key = detail::decode_key(name)) snap->keys.push_back(std::move(*key));
             }));
-    r->list(base_ + "/owners/" + detail::shard_name(shard),
+    r->list(detail::owners_directory(base_, detail::shard_name(shard)),
             detail::listing([snap](detail::reader& me, const std::string& dir, const std::string& name) {
               auto key = detail::decode_key(name);
               if (!key) return;
@@ -344,7 +324,7 @@ void divider_admin::start_assignment(detail::completion<std::error_code, divider
               });
             }));
   }
-  r->list(base_ + "/exclusions", detail::listing([snap](detail::reader&, const std::string&, const std::string& name) {
+  r->list(detail::exclusions_directory(base_), detail::listing([snap](detail::reader&, const std::string&, const std::string& name) {
             if (auto e = detail::parse_exclusion(name)) snap->exclusions[e->first].insert(e->second);
           }));
   r->run([done = std::move(done), snap, members, base = base_](std::error_code ec, const std::string& failed) mutable {

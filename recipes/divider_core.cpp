@@ -11,18 +11,11 @@
 #include "recipe_paths.hpp"
 #include "user_callback.hpp"
 #include "validate.hpp"
+#include "work_layout.hpp"
 
 namespace nominee::detail {
 
 namespace asio = boost::asio;
-
-namespace {
-
-// Exclusion nodes are "<encoded key>!<member>": encode_key always escapes
-// '!', so the first '!' ends the key.
-constexpr char exclusion_separator = '!';
-
-}  // namespace
 
 divider_core::divider_core(session& s, divider_options options, divider::callbacks cb, std::string base)
     : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
@@ -56,11 +49,11 @@ auto divider_core::on_strand(F f) {
 }
 
 std::string divider_core::owner_path(const std::string& key) const {
-  return base_ + "/owners/" + shard_of(key) + "/" + encode_key(key);
+  return detail::owner_path(base_, key);
 }
 
 std::string divider_core::exclusion_path(const std::string& key) const {
-  return base_ + "/exclusions/" + encode_key(key) + exclusion_separator + options_.member_id;
+  return detail::exclusion_path(base_, key, options_.member_id);
 }
 
 // --- the public entry points ------------------------------------------------
@@ -191,7 +184,7 @@ void divider_core::release(std::string key, bool exclude, done_type done) {
                           finish({});
                         }));
     };
-    me.link_.ensure_path(me.base_ + "/exclusions",
+    me.link_.ensure_path(exclusions_directory(me.base_),
                          me.on_strand([create, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
                            if (ec) return done(ec);
                            create(self, std::move(done));
@@ -255,7 +248,7 @@ void divider_core::open_views() {
         if (auto self = weak.lock())
           self->later([added, removed](divider_core& me) { me.on_keys_changed(added, removed); });
       });
-  exclusions_view_ = std::make_unique<watched_children>(*session_, base_ + "/exclusions", [weak](const children_change& c) {
+  exclusions_view_ = std::make_unique<watched_children>(*session_, exclusions_directory(base_), [weak](const children_change& c) {
     if (auto self = weak.lock()) self->later([names = c.current](divider_core& me) { me.on_exclusions(names); });
   });
   if (options_.work_fetcher) {
@@ -322,13 +315,8 @@ void divider_core::on_keys_changed(const std::vector<std::string>& added, const 
 void divider_core::on_exclusions(const std::vector<std::string>& names) {
   exclusions_listed_ = true;
   std::map<std::string, std::set<std::string>> exclusions;
-  for (auto& name : names) {
-    auto cut = name.find(exclusion_separator);
-    if (cut == std::string::npos) continue;
-    auto key = decode_key(name.substr(0, cut));
-    if (!key) continue;
-    exclusions[*key].insert(name.substr(cut + 1));
-  }
+  for (auto& name : names)
+    if (auto e = parse_exclusion(name)) exclusions[e->first].insert(e->second);
   note_changes(table_.set_exclusions(exclusions));
   schedule_reconcile();
 }

@@ -24,7 +24,7 @@ std::optional<std::string> decode_key(std::string_view name);
 // Empty or over max_key_bytes: errc::invalid_name.
 std::error_code check_key(std::string_view key);
 
-// "00".."ff": the shard directory a key lives in.
+// "00".."FF": the shard directory a key lives in.
 std::string shard_of(std::string_view key);
 
 }  // namespace nominee::detail

@@ -11,6 +11,7 @@
 #include "key_codec.hpp"
 #include "recipe_paths.hpp"
 #include "validate.hpp"
+#include "work_layout.hpp"
 
 namespace nominee::detail {
 
@@ -42,7 +43,7 @@ class work_change : public std::enable_shared_from_this<work_change> {
     std::map<std::string, std::vector<std::string>> by_shard;
     for (auto& k : keys) by_shard[shard_of(k)].push_back(encode_key(k));
     for (auto& [shard, names] : by_shard) {
-      shards_.push_back(base_ + "/keys/" + shard);
+      shards_.push_back(keys_directory(base_, shard));
       for (auto& n : names) paths_.push_back(shards_.back() + "/" + n);
     }
     asio::post(strand_, [self = shared_from_this()] {
@@ -156,10 +157,9 @@ key_set_view::key_set_view(session& s, std::string base, callback on_change) : s
   // One strand for every shard: changes are delivered one at a time.
   auto strand = asio::make_strand(s.get_executor());
   for (unsigned shard = 0; shard < key_shards; ++shard) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string name{hex[shard >> 4], hex[shard & 15]};
+    auto name = shard_name(shard);
     shards_.push_back(std::make_unique<watched_children>(
-        s, base + "/keys/" + name,
+        s, keys_directory(base, name),
         [st = state_, name](const children_change& change) {
           std::vector<std::string> added, removed;
           for (auto& n : change.added)

@@ -21,7 +21,7 @@ divider_core::divider_core(session& s, divider_options options, divider::callbac
     : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
       options_(std::move(options)), callbacks_(std::move(cb)), base_(std::move(base)), coalesce_timer_(strand_),
       members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), let_go_timer_(strand_), flush_affinity_timer_(strand_),
-      ready_timer_(strand_),
+      ready_timer_(strand_), creates_timer_(strand_),
       affinity_(options_.affinity) {
   group_options g;
   g.root = base_;
@@ -479,9 +479,34 @@ void divider_core::create_owner(const std::string& key, std::uint64_t generation
   }
   st.create_pending = true;
   pending_creates_.emplace_back(key, generation);
-  if (creates_scheduled_) return;
-  creates_scheduled_ = true;
-  later([](divider_core& me) { me.flush_creates(); });
+  schedule_creates();
+}
+
+// A joining member looks at each key it is to take (an exists each), and
+// the answers come one per strand turn: flushing each turn sent hundreds of
+// single creates (divider_bench, 10,000 keys, 4 -> 5: 600 flushes for 1,994
+// keys, the first start 84 ms after the first create). Gather while looks
+// are still out, up to a full multi or create_gather_window, whichever
+// comes first; with nothing out, flush this turn as before.
+void divider_core::schedule_creates() {
+  if (pending_creates_.empty()) return;
+  if (pending_creates_.size() >= max_multi_operations - 1 || looks_in_flight_ == 0) {
+    if (creates_scheduled_) return;
+    creates_scheduled_ = true;
+    return later([](divider_core& me) { me.flush_creates(); });
+  }
+  if (creates_timer_armed_) return;
+  creates_timer_armed_ = true;
+  creates_timer_.expires_after(create_gather_window);
+  creates_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
+    me.creates_timer_armed_ = false;
+    if (!ec) me.flush_creates();
+  }));
+}
+
+// The answer to one of the looks schedule_creates waits for.
+void divider_core::look_answered() {
+  if (--looks_in_flight_ == 0) schedule_creates();
 }
 
 void divider_core::create_one(const std::string& key, std::uint64_t generation) {
@@ -499,6 +524,7 @@ void divider_core::create_one(const std::string& key, std::uint64_t generation) 
 // owners directory's data in the same multi returns it (its mzxid).
 void divider_core::flush_creates() {
   creates_scheduled_ = false;
+  if (pending_creates_.empty()) return;
   auto all = std::move(pending_creates_);
   pending_creates_.clear();
   const std::size_t per_batch = max_multi_operations - 1;  // and the set that tells the zxid
@@ -589,8 +615,10 @@ void divider_core::on_created(const std::string& key, std::uint64_t generation, 
 }
 
 void divider_core::check_ours(const std::string& key, std::uint64_t generation) {
+  ++looks_in_flight_;
   link_.exists(owner_path(key), {},
                on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
+                 me.look_answered();
                  if (!me.still_acquiring(key, generation)) return;
                  if (ec) return me.forget(key);  // the audit tries again
                  if (!st) return me.create_owner(key, generation);
@@ -614,8 +642,10 @@ void divider_core::watch_owner(const std::string& key, std::uint64_t generation)
       me.check_ours(key, generation);
     });
   };
+  ++looks_in_flight_;
   link_.exists(owner_path(key), std::move(watcher),
                on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
+                 me.look_answered();
                  if (!me.still_acquiring(key, generation)) return;
                  if (ec) return me.forget(key);
                  if (!st) return me.create_owner(key, generation);  // gone already
@@ -1043,6 +1073,7 @@ void divider_core::close() {
   let_go_timer_.cancel();
   flush_affinity_timer_.cancel();
   ready_timer_.cancel();
+  creates_timer_.cancel();
   for (auto& [key, st] : held_)
     if (st.stop_timer) st.stop_timer->cancel();
   fetch_role_.reset();

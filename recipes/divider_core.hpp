@@ -137,6 +137,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void publish_soon();
   std::string owner_path(const std::string& key) const;
   void flush_creates();
+  void schedule_creates();
+  void look_answered();
   void create_one(const std::string& key, std::uint64_t generation);
   void created_in_batch(const std::vector<std::pair<std::string, std::uint64_t>>& batch, std::int64_t session_id,
                         std::error_code ec, const std::vector<operation_result>& results);
@@ -193,6 +195,10 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer let_go_timer_;
   boost::asio::steady_timer flush_affinity_timer_;  // retries a flush's affinity 0
   boost::asio::steady_timer ready_timer_;           // looks again while a view is still listing
+  boost::asio::steady_timer creates_timer_;         // ends a gathering of owner-node creates
+  bool creates_timer_armed_ = false;
+  int looks_in_flight_ = 0;                         // exists() of keys being acquired, unanswered
+  static constexpr std::chrono::milliseconds create_gather_window{2};
 
   // What other threads read (assigned(), status(), confirm_stop()).
   mutable std::mutex mutex_;

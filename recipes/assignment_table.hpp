@@ -46,17 +46,19 @@ class assignment_table {
   struct member_entry {
     std::int64_t affinity = 0;
     std::uint64_t hash = 0;
+    bool lowered = false;  // during set_members: its score for every key went down
   };
+  using member_node = std::map<std::string, member_entry>::value_type;
   struct key_entry {
     std::uint64_t hash = 0;
-    const std::string* owner = nullptr;  // points into members_' keys; null = unowned
+    const member_node* owner = nullptr;  // a node of members_ (stable); null = unowned
     double score = 0;
   };
 
   void rescore(const std::string& key, key_entry& entry) const;
   void consider(const std::string& key, key_entry& entry, const std::string& id, const member_entry& m) const;
 
-  std::map<std::string, member_entry> members_;  // stable addresses for key_entry::owner
+  std::map<std::string, member_entry> members_;  // node addresses are stable: key_entry::owner
   std::unordered_map<std::string, key_entry> keys_;
   std::map<std::string, std::set<std::string>> exclusions_;
 };

@@ -814,6 +814,45 @@ TEST_F(DividerTest, FencingTokensGrowWhenAKeyMovesAwayAndBack) {
   expect_no_problems();
 }
 
+// The periodic audit (a slice of the owned keys per tick, each key once per
+// reconcile_interval): an owner node deleted from outside is noticed, the
+// key stops (lost) and is taken again with a new node and a larger token.
+TEST_F(DividerTest, TheAuditNoticesAnOwnerNodeDeletedFromOutside) {
+  auto o = options("a", 1);
+  o.reconcile_interval = 2s;
+  members_.push_back(std::make_unique<member>(connect_session(hosts_), o, log_, confirm_mode::posted));
+  auto& a = *members_.back();
+  auto started = a.d().async_start(use_future);
+  get_within(started, 60s);
+  auto keys = numbered(0, 25);
+  add_work(a, keys);
+  auto all_a = predict(keys, {{"a", 1}});
+  ASSERT_TRUE(converged(all_a)) << "did not converge:" << describe(all_a);
+  auto token = log_->latest_token("a", "key-7");
+  ASSERT_GT(token, 0);
+
+  std::string node;
+  for (auto& start : log_->starts())
+    if (start.lease.key == "key-7") node = start.lease.node;
+  ASSERT_FALSE(node.empty());
+  auto outsider = connect_session(hosts_);
+  auto removed = outsider->async_remove(node, -1, use_future);
+  get_within(removed, 30s);
+
+  // Noticed within an interval (wide margin), stopped as lost, started again.
+  ASSERT_TRUE(wait_until([&] { return log_->latest_token("a", "key-7") > token; }, 30s))
+      << "key-7 was not taken again after its owner node was deleted";
+  bool lost = false;
+  for (auto& stop : log_->stops())
+    if (stop.key == "key-7") lost = lost || stop.reason == stop_reason::lost;
+  EXPECT_TRUE(lost) << "key-7 did not stop with reason lost";
+  std::size_t other_stops = 0;
+  for (auto& stop : log_->stops()) other_stops += stop.key != "key-7";
+  EXPECT_EQ(other_stops, 0u) << "only the key whose node went stops";
+  ASSERT_TRUE(converged(all_a)) << "did not converge:" << describe(all_a);
+  expect_no_problems();
+}
+
 // --- members that die -------------------------------------------------------------
 
 TEST_F(DividerTest, ADeadMembersKeysAreTakenOverAndNeverRunTwice) {

@@ -191,6 +191,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer coalesce_timer_;
   boost::asio::steady_timer members_timer_;
   boost::asio::steady_timer audit_timer_;
+  static constexpr int audit_slices = 10;  // audit ticks per reconcile_interval
+  std::string audit_cursor_;               // the last key audited ("": start over)
   boost::asio::steady_timer fetch_timer_;
   boost::asio::steady_timer let_go_timer_;
   boost::asio::steady_timer flush_affinity_timer_;  // retries a flush's affinity 0

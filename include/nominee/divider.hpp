@@ -72,7 +72,8 @@ struct divider_options {
   std::string endpoint;
   // Membership changes closer together than this are handled as one.
   std::chrono::milliseconds coalesce_window{20};
-  // Re-checks owned and wanted keys against ZooKeeper this often.
+  // Re-checks owned and wanted keys against ZooKeeper this often (each owned
+  // key's node once per interval, a tenth of them at a time).
   std::chrono::milliseconds reconcile_interval{30000};
   std::chrono::milliseconds stop_timeout{30000};
   unconfirmed_stop on_stop_timeout = unconfirmed_stop::hand_over;

@@ -458,11 +458,10 @@ void divider_core::acquire(const std::string& key, bool owned_elsewhere) {
 // decision (a second create's node_exists, a look that raced the create)
 // must not restart the chain: that gave a running key a second on_start
 // with the same token (worker fleet test, CI).
-divider_core::key_state* divider_core::still_acquiring(const std::string& key, std::uint64_t generation) {
+bool divider_core::still_acquiring(const std::string& key, std::uint64_t generation) const {
   auto it = held_.find(key);
-  if (it == held_.end() || it->second.generation != generation) return nullptr;
-  if (it->second.at != phase::acquiring && it->second.at != phase::creating) return nullptr;
-  return &it->second;
+  return it != held_.end() && it->second.generation == generation &&
+         (it->second.at == phase::acquiring || it->second.at == phase::creating);
 }
 
 void divider_core::create_owner(const std::string& key, std::uint64_t generation) {
@@ -968,21 +967,17 @@ void divider_core::arm_audit() {
 
 void divider_core::audit_owned() {
   if (!connected_) return;
-  std::size_t running = 0;
-  for (auto& [key, st] : held_) running += st.at == phase::running;
-  std::size_t slice = (running + audit_slices - 1) / audit_slices;
-  auto it = audit_cursor_.empty() ? held_.begin() : held_.upper_bound(audit_cursor_);
-  for (std::size_t looked = 0; looked < slice; ++it) {
-    if (it == held_.end()) {
-      if (audit_cursor_.empty()) break;  // went round once already
-      audit_cursor_.clear();
-      it = held_.begin();
-      if (it == held_.end()) break;
-    }
+  // The running keys in turn, from just after the last one audited.
+  std::vector<std::map<std::string, key_state>::iterator> running;
+  auto cursor = held_.upper_bound(audit_cursor_);  // keys are never empty: "" means from the start
+  for (auto it = cursor; it != held_.end(); ++it)
+    if (it->second.at == phase::running) running.push_back(it);
+  for (auto it = held_.begin(); it != cursor; ++it)
+    if (it->second.at == phase::running) running.push_back(it);
+  running.resize((running.size() + audit_slices - 1) / audit_slices);
+  if (!running.empty()) audit_cursor_ = running.back()->first;
+  for (auto it : running) {
     auto& [key, st] = *it;
-    audit_cursor_ = key;
-    if (st.at != phase::running) continue;
-    ++looked;
     link_.exists(owner_path(key), {},
                  on_strand([key = key, generation = st.generation](divider_core& me, std::error_code ec,
                                                                    std::optional<stat> s) {

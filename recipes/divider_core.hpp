@@ -106,7 +106,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
 
   // One key's life.
   void acquire(const std::string& key, bool owned_elsewhere);
-  key_state* still_acquiring(const std::string& key, std::uint64_t generation);
+  bool still_acquiring(const std::string& key, std::uint64_t generation) const;
   void create_owner(const std::string& key, std::uint64_t generation);
   void on_created(const std::string& key, std::uint64_t generation, std::error_code ec, const created_node& made);
   void check_ours(const std::string& key, std::uint64_t generation);
@@ -192,7 +192,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer members_timer_;
   boost::asio::steady_timer audit_timer_;
   static constexpr int audit_slices = 10;  // audit ticks per reconcile_interval
-  std::string audit_cursor_;               // the last key audited ("": start over)
+  std::string audit_cursor_;               // the last key audited ("": from the start)
   boost::asio::steady_timer fetch_timer_;
   boost::asio::steady_timer let_go_timer_;
   boost::asio::steady_timer flush_affinity_timer_;  // retries a flush's affinity 0

@@ -71,9 +71,8 @@ std::error_code check_key(std::string_view key) {
   return {};
 }
 
-std::string shard_of(std::string_view key) {
-  auto shard = static_cast<unsigned>(stable_hash(key, 7) % key_shards);
-  return {hex_digits[shard >> 4], hex_digits[shard & 15]};
-}
+std::string shard_of(std::string_view key) { return shard_name(static_cast<unsigned>(stable_hash(key, 7) % key_shards)); }
+
+std::string shard_name(unsigned shard) { return {hex_digits[(shard >> 4) & 15], hex_digits[shard & 15]}; }
 
 }  // namespace nominee::detail

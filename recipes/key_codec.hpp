@@ -26,5 +26,7 @@ std::error_code check_key(std::string_view key);
 
 // "00".."FF": the shard directory a key lives in.
 std::string shard_of(std::string_view key);
+// Shard number (0 .. key_shards - 1) -> its directory name.
+std::string shard_name(unsigned shard);
 
 }  // namespace nominee::detail

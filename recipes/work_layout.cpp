@@ -4,11 +4,6 @@
 
 namespace nominee::detail {
 
-std::string shard_name(unsigned shard) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  return {hex[(shard >> 4) & 15], hex[shard & 15]};
-}
-
 std::string keys_directory(const std::string& base, const std::string& shard) { return base + "/keys/" + shard; }
 
 std::string owners_directory(const std::string& base, const std::string& shard) { return base + "/owners/" + shard; }

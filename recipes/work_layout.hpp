@@ -21,9 +21,6 @@ namespace nominee::detail {
 // ends the key.
 inline constexpr char exclusion_separator = '!';
 
-// Shard number -> its directory name ("00".."FF"), as shard_of names them.
-std::string shard_name(unsigned shard);
-
 std::string keys_directory(const std::string& base, const std::string& shard);
 std::string owners_directory(const std::string& base, const std::string& shard);
 std::string owner_path(const std::string& base, const std::string& key);

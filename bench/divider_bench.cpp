@@ -725,9 +725,25 @@ class scenario {
     phase_result r;
     r.kind = kind;
     r.convergence_ms = ms_between(t0, done.last_event);
-    for (std::size_t i = 0; i < alive.size(); ++i)
-      if (done.seen_by[i] && alive[i]->index != special)
-        r.membership_seen_by_others_ms = std::max(r.membership_seen_by_others_ms, ms_between(t0, *done.seen_by[i]));
+    std::vector<double> others_seen_ms;
+    for (std::size_t i = 0; i < alive.size(); ++i) {
+      if (!done.seen_by[i]) continue;
+      if (alive[i]->index == special) {
+        progress(prefix_ + ": the " + to_string(kind) + "'s own member saw it after " +
+                 fixed(ms_between(t0, *done.seen_by[i])) + " ms");
+        continue;
+      }
+      others_seen_ms.push_back(ms_between(t0, *done.seen_by[i]));
+      r.membership_seen_by_others_ms = std::max(r.membership_seen_by_others_ms, others_seen_ms.back());
+    }
+    if (verbose && !others_seen_ms.empty()) {
+      std::sort(others_seen_ms.begin(), others_seen_ms.end());
+      std::string spread;
+      for (double q : {0.0, 0.1, 0.5, 0.9, 1.0})
+        spread += " " + fixed(others_seen_ms[std::min(others_seen_ms.size() - 1,
+                                                      static_cast<std::size_t>(q * others_seen_ms.size()))]);
+      progress(prefix_ + ": the others saw the " + to_string(kind) + " after (min p10 p50 p90 max, ms)" + spread);
+    }
     if (done.membership_seen) {
       r.membership_seen_ms = ms_between(t0, *done.membership_seen);
       r.after_membership_seen_ms = ms_between(*done.membership_seen, done.last_event);

@@ -40,6 +40,16 @@ double rendezvous_score(std::uint64_t key_hash, std::uint64_t member_hash, std::
   return -static_cast<double>(affinity) / std::log(u);  // ln(u) < 0: score > 0
 }
 
+bool rendezvous_score_below(std::uint64_t key_hash, std::uint64_t member_hash, std::int64_t affinity,
+                            double best) noexcept {
+  double u = unit_interval(mix(key_hash ^ member_hash));
+  // -ln(u) >= 1 - u on (0, 1), so affinity / (1 - u) bounds the score from
+  // above; compared multiplied out (a division costs about what the
+  // logarithm does). The margin covers the rounding of both sides (a few
+  // ulps; 1e-9 is millions of times that).
+  return static_cast<double>(affinity) * (1.0 + 1e-9) < best * (1.0 - u);
+}
+
 std::optional<std::string> owner_of(std::string_view key, const std::vector<weighted_member>& members) {
   const weighted_member* best = nullptr;
   double best_score = -std::numeric_limits<double>::infinity();

@@ -28,6 +28,13 @@ std::uint64_t stable_hash(std::string_view data, std::uint64_t seed = 0) noexcep
 // The member's rendezvous score for a key, from the two stable hashes
 // (key_hash = stable_hash(key), member_hash = stable_hash(id, 1)). Higher wins.
 double rendezvous_score(std::uint64_t key_hash, std::uint64_t member_hash, std::int64_t affinity) noexcept;
+// Whether rendezvous_score(key_hash, member_hash, affinity) is surely below
+// `best`, decided without the logarithm (the cost of a score): most members
+// of a large fleet are far behind a key's leader, so most scores need not
+// be computed. Never true when the score could reach `best`: skipping by it
+// changes no answer (assignment_table_test checks against owner_of).
+bool rendezvous_score_below(std::uint64_t key_hash, std::uint64_t member_hash, std::int64_t affinity,
+                            double best) noexcept;
 // Whether (score, id) beats (best_score, best_id): ties go to the smaller id.
 inline bool outranks(double score, const std::string& id, double best_score, const std::string& best_id) noexcept {
   return score > best_score || (score == best_score && id < best_id);

@@ -116,5 +116,36 @@ TEST(AssignmentTable, AnExcludedMemberNeverOwnsTheKeyAndTheNextInRankTakesIt) {
   EXPECT_EQ(*table.owner("k"), first);
 }
 
+// A fleet's shape: many members, affinities far apart, keys added a shard
+// at a time and some removed (their slots refilled from the end).
+TEST(AssignmentTable, ALargeFleetWithFarApartAffinitiesAgreesWithTheRanking) {
+  std::vector<weighted_member> members;
+  const std::int64_t affinities[] = {1, 1, 2, 7, 1000, std::int64_t{1} << 40};
+  for (int m = 0; m < 60; ++m) members.push_back({"member-" + std::to_string(m), affinities[m % std::size(affinities)]});
+  assignment_table table;
+  table.set_members(members);
+  std::vector<std::string> keys;
+  for (int shard = 0; shard < 16; ++shard) {
+    std::vector<std::string> batch;
+    for (int i = shard; i < 8000; i += 16) batch.push_back("key-" + std::to_string(i));
+    table.add_keys(batch);
+    keys.insert(keys.end(), batch.begin(), batch.end());
+  }
+  std::vector<std::string> removed;
+  for (int i = 0; i < 8000; i += 3) removed.push_back("key-" + std::to_string(i));
+  table.remove_keys(removed);
+  std::set<std::string> gone(removed.begin(), removed.end());
+  keys.erase(std::remove_if(keys.begin(), keys.end(), [&](auto& k) { return gone.count(k) != 0; }), keys.end());
+  ASSERT_EQ(table.size(), keys.size());
+  expect_agrees(table, keys, members, {}, "after loading");
+  for (auto& k : removed) EXPECT_FALSE(table.contains(k)) << k;
+
+  members.erase(members.begin() + 5);     // the 2^40 member leaves
+  members[3].affinity = 1;                // 7 -> 1
+  members.push_back({"member-new", 1000});
+  table.set_members(members);
+  expect_agrees(table, keys, members, {}, "after a leave, a lowering and a join");
+}
+
 }  // namespace
 }  // namespace nominee::detail

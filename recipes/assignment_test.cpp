@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 namespace nominee::detail {
 namespace {
@@ -104,6 +105,25 @@ TEST(Assignment, HashIsStableAcrossBuilds) {
   EXPECT_NE(stable_hash("a", 0), stable_hash("a", 1));
   static const std::uint64_t pinned = stable_hash("nominee");
   EXPECT_EQ(stable_hash("nominee"), pinned);
+}
+
+// The shortcut that skips most logarithms must never call a score "below"
+// when it is not: otherwise the table and owner_of could disagree.
+TEST(Assignment, TheScoreBoundNeverHidesAContender) {
+  std::mt19937_64 rng(2026);
+  const std::int64_t affinities[] = {1, 2, 3, 7, 100, 1000000, std::int64_t{1} << 40};
+  int skipped = 0;
+  for (int i = 0; i < 200000; ++i) {
+    auto key_hash = rng(), member_hash = rng();
+    auto affinity = affinities[i % std::size(affinities)];
+    double score = rendezvous_score(key_hash, member_hash, affinity);
+    ASSERT_FALSE(rendezvous_score_below(key_hash, member_hash, affinity, score))
+        << "hashes " << key_hash << "/" << member_hash << ", affinity " << affinity;
+    // Against a leader somewhat ahead, the shortcut mostly decides alone.
+    double leader = score * 4 + 1;
+    if (rendezvous_score_below(key_hash, member_hash, affinity, leader)) ++skipped;
+  }
+  EXPECT_GT(skipped, 100000) << "the bound is too loose to save anything";
 }
 
 }  // namespace

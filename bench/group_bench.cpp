@@ -1,9 +1,11 @@
 // group_bench: how fast a membership change reaches every member.
 // N members (own sessions, own views) against a standalone server; one
 // member changes its affinity; time until all N views have seen it.
+// The same fan-out with the bare C client (raw_watch_floor) is measured in
+// the same run, so the report says how much of the latency is nominee's.
 // Prints one JSON object.
 //
-//   group_bench [--members N] [--repeats R]
+//   group_bench [--members N] [--repeats R] [--no-fsync] [--io-threads T] [--no-floor]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,6 +23,8 @@
 #include <nominee/group.hpp>
 #include <nominee/log.hpp>
 
+#include "bench_stats.hpp"
+#include "raw_watch_floor.hpp"
 #include "zookeeper_launcher.hpp"
 
 namespace {
@@ -48,14 +52,16 @@ int main(int argc, char** argv) {
   int repeats = 40;
   bool fsync = true;
   int io_threads_count = 2;
+  bool floor = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--members" && i + 1 < argc) members = std::max(2, std::atoi(argv[++i]));
     else if (arg == "--repeats" && i + 1 < argc) repeats = std::max(5, std::atoi(argv[++i]));
     else if (arg == "--no-fsync") fsync = false;
     else if (arg == "--io-threads" && i + 1 < argc) io_threads_count = std::max(1, std::atoi(argv[++i]));
+    else if (arg == "--no-floor") floor = false;
     else {
-      std::cerr << "usage: group_bench [--members N] [--repeats R] [--no-fsync] [--io-threads T]\n";
+      std::cerr << "usage: group_bench [--members N] [--repeats R] [--no-fsync] [--io-threads T] [--no-floor]\n";
       return 2;
     }
   }
@@ -128,21 +134,35 @@ int main(int argc, char** argv) {
       all_seen_ms.push_back(*std::max_element(t.seen_ms.begin(), t.seen_ms.end()));
       per_view_ms.insert(per_view_ms.end(), t.seen_ms.begin(), t.seen_ms.end());
     }
-    std::printf(
-        "{\"benchmark\": \"group\", \"members\": %d, \"repeats\": %d, "
-        "\"update_seen_by_all\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f}, "
-        "\"update_seen_per_view\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f}, "
-        "\"write_acknowledged\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f}, \"fsync\": %s, \"io_threads\": %d, "
-        "\"goal\": {\"all_p50_ms\": 3, \"all_p99_ms\": 6}}\n",
-        members, repeats, percentile(all_seen_ms, 0.5), percentile(all_seen_ms, 0.99),
-        *std::max_element(all_seen_ms.begin(), all_seen_ms.end()), percentile(per_view_ms, 0.5),
-        percentile(per_view_ms, 0.99), percentile(write_ms, 0.5), percentile(write_ms, 0.99),
-        fsync ? "true" : "false", io_threads_count);
     views.clear();
     group.clear();
     sessions.clear();
     work.reset();
     for (auto& th : io_threads) th.join();
+
+    // The floor, with nominee's sessions gone so the two do not compete.
+    std::string floor_json = "null", over_floor_json = "null";
+    if (floor) {
+      auto raw = nominee::bench::measure_raw_watch_floor(cluster.connect_string(), members, repeats);
+      auto read = nominee::bench::summarize(raw.all_read_ms);
+      auto notified = nominee::bench::summarize(raw.all_notified_ms);
+      floor_json = "{\"all_read\": {\"p50_ms\": " + nominee::bench::fixed(read.p50, 2) +
+                   ", \"p99_ms\": " + nominee::bench::fixed(read.p99, 2) +
+                   "}, \"all_notified\": {\"p50_ms\": " + nominee::bench::fixed(notified.p50, 2) +
+                   ", \"p99_ms\": " + nominee::bench::fixed(notified.p99, 2) + "}}";
+      over_floor_json = nominee::bench::fixed(percentile(all_seen_ms, 0.5) / read.p50, 2);
+    }
+    std::printf(
+        "{\"benchmark\": \"group\", \"members\": %d, \"repeats\": %d, "
+        "\"update_seen_by_all\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f}, "
+        "\"update_seen_per_view\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f}, "
+        "\"write_acknowledged\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f}, "
+        "\"raw_c_client_floor\": %s, \"seen_by_all_over_floor_p50\": %s, \"fsync\": %s, \"io_threads\": %d, "
+        "\"goal\": {\"all_p50_ms\": 3, \"all_p99_ms\": 6}}\n",
+        members, repeats, percentile(all_seen_ms, 0.5), percentile(all_seen_ms, 0.99),
+        *std::max_element(all_seen_ms.begin(), all_seen_ms.end()), percentile(per_view_ms, 0.5),
+        percentile(per_view_ms, 0.99), percentile(write_ms, 0.5), percentile(write_ms, 0.99), floor_json.c_str(),
+        over_floor_json.c_str(), fsync ? "true" : "false", io_threads_count);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "group_bench: " << e.what() << "\n";

@@ -89,7 +89,7 @@ void divider_core::join_when_ready() {
     auto waiters = std::move(me.start_waiters_);
     me.start_waiters_.clear();
     for (auto& w : waiters) w(ec);
-    me.schedule_reconcile();
+    me.reconcile_everything();
     me.publish();
   }));
 }
@@ -112,6 +112,7 @@ void divider_core::flush(done_type done, bool then_cancel) {
     me.flush_waiters_.push_back(std::move(done));
     me.let_go_later();
     me.write_flush_affinity();
+    me.settle_everything_ = true;
     me.reconcile();
   });
 }
@@ -148,6 +149,7 @@ void divider_core::cancel(done_type done) {
     me.cancel_waiters_.push_back(std::move(done));
     me.member_->leave();
     me.let_go_later();
+    me.settle_everything_ = true;
     me.reconcile();
   });
 }
@@ -330,9 +332,12 @@ void divider_core::note_changes(const std::vector<assignment_table::change>& cha
     if (c.after) ++keys_per_member_[*c.after];
     if (c.before && c.after) ++keys_moved_;
     if (c.after == options_.member_id)
-      mine_.insert(c.key);
+      mine_changed_ |= mine_.insert(c.key).second;
     else if (c.before == options_.member_id)
-      mine_.erase(c.key);
+      mine_changed_ |= mine_.erase(c.key) != 0;
+    // Only a key that is or was ours, or that we still hold, can need us.
+    bool ours = c.before == options_.member_id || c.after == options_.member_id;
+    if (!settle_everything_ && (ours || held_.count(c.key))) unsettled_.insert(c.key);
     // The key comes to us from a live member: its owner node is (or soon
     // will be) there, so watch it rather than try a create that must fail.
     if (c.after == options_.member_id && c.before && *c.before != options_.member_id)
@@ -369,6 +374,7 @@ void divider_core::let_go_later() {
   let_go_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
     if (ec || (!me.flushing_ && !me.cancelling_)) return;
     me.letting_go_now_ = true;
+    me.settle_everything_ = true;
     me.reconcile();
   }));
 }
@@ -401,31 +407,55 @@ void divider_core::reconcile() {
     look_again_when_ready();
     return publish();
   }
-  const auto& want = desired();
-  if (want != last_desired_) {
+  bool holding = holding_on() && ready();
+  if (holding != was_holding_ || (holding && mine_changed_)) {
     std::lock_guard lock(mutex_);
     ++status_.rebalances;
   }
-  for (auto& key : want)
-    if (!held_.count(key)) acquire(key, owned_elsewhere_.count(key) != 0);
-  std::vector<std::string> unwanted;
-  for (auto& [key, st] : held_)
-    if (!want.count(key)) unwanted.push_back(key);
-  for (auto& key : unwanted) {
-    auto& st = held_.at(key);
-    switch (st.at) {
-      case phase::running: begin_stop(key, reason_for(key)); break;
-      case phase::acquiring: forget(key); break;  // its watch, when it fires, finds a newer generation
-      case phase::paused: delete_owner(key); break;
-      case phase::creating:                         // on_created deletes what it made
-      case phase::stopping:
-      case phase::deleting: break;
-    }
+  if (holding != was_holding_) settle_everything_ = true;
+  was_holding_ = holding;
+  mine_changed_ = false;
+  if (settle_everything_) {
+    settle_everything_ = false;
+    unsettled_.clear();
+    for (auto& key : desired()) settle(key);
+    std::vector<std::string> held;
+    for (auto& [key, st] : held_) held.push_back(key);
+    for (auto& key : held) settle(key);
+  } else {
+    auto keys = std::move(unsettled_);
+    unsettled_.clear();
+    for (auto& key : keys) settle(key);
   }
-  last_desired_ = want;
   join_when_ready();
   check_waiters();
   publish();
+}
+
+// The next reconcile looks at every key: for changes that are not one key's.
+void divider_core::reconcile_everything() {
+  settle_everything_ = true;
+  schedule_reconcile();
+}
+
+// One key against the assignment: acquire it if wanted and not held; let
+// it go if held and not wanted (keys in between phases settle themselves
+// when the phase ends: took(), on_created() and on_confirmed() ask wants()).
+void divider_core::settle(const std::string& key) {
+  auto it = held_.find(key);
+  if (ready() && wants(key)) {
+    if (it == held_.end()) acquire(key, owned_elsewhere_.count(key) != 0);
+    return;
+  }
+  if (it == held_.end()) return;
+  switch (it->second.at) {
+    case phase::running: begin_stop(key, reason_for(key)); break;
+    case phase::acquiring: forget(key); break;  // its watch, when it fires, finds a newer generation
+    case phase::paused: delete_owner(key); break;
+    case phase::creating:                         // on_created deletes what it made
+    case phase::stopping:
+    case phase::deleting: break;
+  }
 }
 
 // Not every way a view becomes ready calls us (a member node that cannot be
@@ -830,6 +860,7 @@ void divider_core::forget(const std::string& key) {
   if (it == held_.end()) return;
   if (it->second.stop_timer) it->second.stop_timer->cancel();
   held_.erase(it);
+  if (!settle_everything_) unsettled_.insert(key);  // wanted again meanwhile? the next reconcile acquires it
   publish_soon();
   std::lock_guard lock(mutex_);
   assigned_.erase(key);
@@ -839,6 +870,7 @@ void divider_core::forget(const std::string& key) {
 // --- session, flush, cancel -----------------------------------------------------
 
 void divider_core::on_session_event(const session_event& e) {
+  settle_everything_ = true;
   switch (e.state) {
     case session_state::suspended: {
       // The server may expire us and give our keys away: stop them all now
@@ -991,6 +1023,7 @@ void divider_core::audit_owned() {
                    me.begin_stop(key, stop_reason::lost);
                  }));
   }
+  settle_everything_ = true;  // the audit is also the repair of anything an event missed
   reconcile();
 }
 

@@ -4,7 +4,9 @@
 //    on_elected, with 2, 10 and 50 candidates (each its own session, in this
 //    process) on a standalone server;
 //  - takeover: kill -9 of a holder in another process (nominee-contender)
-//    until the next candidate's on_elected, against the session timeout;
+//    until the next candidate's on_elected, against the session timeout,
+//    split into the server's part (an independent watcher sees the dead
+//    holder's node go) and the heir's (that -> on_elected);
 //  - graceful handoff on a 3-node ensemble (skip with --no-ensemble).
 //
 // Prints one JSON object, with the goals and whether they were met.
@@ -226,6 +228,9 @@ class child_process {
 
 struct takeover_result {
   std::vector<double> takeover_ms;
+  // The server's part and ours: kill -> an independent watcher sees the dead
+  // holder's node go (the session expired), and that -> the heir's on_elected.
+  std::vector<double> expiry_seen_ms, elected_after_expiry_ms;
   std::chrono::milliseconds session_timeout{};
 };
 
@@ -266,6 +271,18 @@ takeover_result measure_takeover(const std::string& hosts, int repeats, std::chr
     nominee::candidate heir(heir_session, o, {feed.on_elected(0), {}});
     if (!wait_for([&] { return queue_length(observer_session, directory) == 2; }, 15s))
       throw std::runtime_error("the heir did not stand");
+    // The victim's node has the lower sequence number: the names' last ten
+    // characters (zero-padded; a protected create puts a GUID in front).
+    auto names = observer_session.async_get_children(directory, boost::asio::use_future).get().names;
+    auto sequence = [](const std::string& name) { return name.substr(name.size() >= 10 ? name.size() - 10 : 0); };
+    std::sort(names.begin(), names.end(), [&](auto& a, auto& b) { return sequence(a) < sequence(b); });
+    auto expired = std::make_shared<std::promise<clock_type::time_point>>();
+    auto expiry_seen = expired->get_future();
+    observer_session
+        .async_exists(directory + "/" + names.front(),
+                      [expired](const nominee::watch_event&) { expired->set_value(clock_type::now()); },
+                      boost::asio::use_future)
+        .get();
     // Kill at a random phase of the holder's heartbeat (every timeout/4).
     std::this_thread::sleep_for(std::chrono::milliseconds(random() % (session_timeout.count() / 4 + 1)));
     auto killed_at = clock_type::now();
@@ -273,6 +290,11 @@ takeover_result measure_takeover(const std::string& hosts, int repeats, std::chr
     auto elected = feed.wait_after(0, session_timeout * 3 + 5s);
     if (!elected) throw std::runtime_error("the heir was not elected after the holder was killed");
     result.takeover_ms.push_back(ms_between(killed_at, elected->second));
+    if (expiry_seen.wait_for(5s) != std::future_status::ready)
+      throw std::runtime_error("the observer never saw the dead holder's node go");
+    auto expiry_at = expiry_seen.get();
+    result.expiry_seen_ms.push_back(ms_between(killed_at, expiry_at));
+    result.elected_after_expiry_ms.push_back(ms_between(expiry_at, elected->second));
   }
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -299,7 +321,8 @@ std::string goal_json(const char* name, double goal, double actual) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int repeats = 100;
+  // 300: with 100, "p99" is the single worst sample of a noisy machine.
+  int repeats = 300;
   int takeover_repeats = 5;
   bool ensemble = true;
   bool fsync = true;
@@ -352,7 +375,9 @@ int main(int argc, char** argv) {
     out << "], \"takeover_after_kill\": {\"session_timeout_ms\": " << takeover.session_timeout.count()
         << ", \"repeats\": " << take.count << ", \"takeover_ms\": " << list_json(takeover.takeover_ms)
         << ", \"takeover_minus_session_timeout_ms\": " << list_json(takeover.takeover_ms, timeout_ms)
-        << ", \"p50_ms\": " << fixed(take.p50, 1) << ", \"max_ms\": " << fixed(take.max, 1) << "}}";
+        << ", \"p50_ms\": " << fixed(take.p50, 1) << ", \"max_ms\": " << fixed(take.max, 1)
+        << ", \"expiry_seen_minus_session_timeout_ms\": " << list_json(takeover.expiry_seen_ms, timeout_ms)
+        << ", \"elected_after_expiry_seen_ms\": " << list_json(takeover.elected_after_expiry_ms) << "}}";
     if (ensemble) {
       out << ", \"ensemble\": {\"servers\": 3, \"handoff\": [";
       for (std::size_t i = 0; i < replicated.size(); ++i)
@@ -368,7 +393,11 @@ int main(int argc, char** argv) {
     for (auto& [n, s] : replicated) ensemble_p50 = std::max(ensemble_p50, s.p50);
     out << ", \"goals\": {" << goal_json("standalone_handoff_p50", 1.5, handoff_p50) << ", "
         << goal_json("standalone_handoff_p99", 5.0, handoff_p99) << ", "
-        << goal_json("takeover_minus_session_timeout_max", 50.0, take.max - timeout_ms);
+        << goal_json("takeover_minus_session_timeout_max", 50.0, take.max - timeout_ms) << ", "
+        // The same goal against its floor: the server's expiry (one tick of
+        // granularity, 200 ms by default) is not ours; the heir's part is.
+        << goal_json("takeover_after_server_expiry_max", 50.0,
+                     *std::max_element(takeover.elected_after_expiry_ms.begin(), takeover.elected_after_expiry_ms.end()));
     if (ensemble) out << ", " << goal_json("ensemble_handoff_p50", 4.0, ensemble_p50);
     out << "}}\n";
     std::cout << out.str();

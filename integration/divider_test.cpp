@@ -747,6 +747,57 @@ TEST_F(DividerTest, RemovedKeysStopEverywhereAndAddedKeysStart) {
   expect_no_problems();
 }
 
+// The fetcher syncs the prefix with an outside source: only the holder of
+// the divider's role calls it, and keys it adds start while keys it drops
+// stop everywhere (reason: removed).
+TEST_F(DividerTest, OnlyTheRoleHolderRunsTheWorkFetcherAndTheKeysFollowIt) {
+  struct outside_source {
+    std::mutex mutex;
+    std::vector<std::string> keys = numbered(0, 30);
+    std::map<std::string, int> calls;  // by member
+  };
+  auto source = std::make_shared<outside_source>();
+  for (std::string id : {"a", "b", "c"}) {
+    auto o = options(id, 1);
+    o.fetch_interval = 100ms;
+    o.work_fetcher = [source, id] {
+      std::lock_guard lock(source->mutex);
+      ++source->calls[id];
+      return source->keys;
+    };
+    members_.push_back(std::make_unique<member>(connect_session(hosts_), o, log_, confirm_mode::posted));
+    auto started = members_.back()->d().async_start(use_future);
+    get_within(started, 60s);
+  }
+  WAIT_FOR_MEMBERS(3, 3);
+  std::vector<detail::weighted_member> all{{"a", 1}, {"b", 1}, {"c", 1}};
+  auto first = predict(numbered(0, 30), all);
+  ASSERT_TRUE(converged(first)) << "the fetched keys were not all started:" << describe(first);
+
+  auto stops_from = log_->stop_count();
+  {
+    std::lock_guard lock(source->mutex);
+    source->keys = numbered(20, 50);  // 0-19 go, 30-49 come
+  }
+  auto second = predict(numbered(20, 50), all);
+  ASSERT_TRUE(converged(second)) << "the members did not follow the source:" << describe(second);
+  auto dropped = numbered(0, 20);
+  for (auto& stop : log_->stops(stops_from)) {
+    EXPECT_EQ(stop.reason, stop_reason::removed) << printable(stop.key) << " on " << stop.member;
+    EXPECT_TRUE(std::count(dropped.begin(), dropped.end(), stop.key))
+        << printable(stop.key) << " stopped but is still in the source";
+  }
+  EXPECT_EQ(log_->stops(stops_from).size(), 20u);
+  for (auto& m : members_)
+    EXPECT_TRUE(wait_until([&] { return m->d().status().keys == 30; }, 30s)) << m->id() << describe(second);
+
+  std::lock_guard lock(source->mutex);
+  std::size_t callers = 0;
+  for (auto& [id, count] : source->calls) callers += count > 0;
+  EXPECT_EQ(callers, 1u) << "the fetcher ran on " << callers << " members";
+  expect_no_problems();
+}
+
 TEST_F(DividerTest, KeysWithOddBytesRoundTrip) {
   add("a", 1);
   add("b", 1);

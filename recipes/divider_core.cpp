@@ -246,10 +246,12 @@ void divider_core::open_views() {
       *session_, base_,
       group_view::callbacks{changed, changed, [changed](const member_info& now, const member_info&) { changed(now); }});
   keys_view_ = std::make_unique<key_set_view>(
-      *session_, base_, [weak](const std::vector<std::string>& added, const std::vector<std::string>& removed) {
+      *session_, base_,
+      [weak](const std::vector<std::string>& added, const std::vector<std::string>& removed) {
         if (auto self = weak.lock())
           self->later([added, removed](divider_core& me) { me.on_keys_changed(added, removed); });
-      });
+      },
+      key_set_view::copy::none);  // table_ holds them
   exclusions_view_ = std::make_unique<watched_children>(*session_, exclusions_directory(base_), [weak](const children_change& c) {
     if (auto self = weak.lock()) self->later([names = c.current](divider_core& me) { me.on_exclusions(names); });
   });
@@ -1053,11 +1055,10 @@ void divider_core::fetch() {
       me.arm_fetch();
       if (!fetched) return;
       std::set<std::string> want(fetched->begin(), fetched->end());
-      auto have = me.keys_view_->keys();
       std::vector<std::string> add, remove;
       for (auto& k : want)
-        if (!have.count(k)) add.push_back(k);
-      for (auto& k : have)
+        if (!me.table_.contains(k)) add.push_back(k);
+      for (auto& k : me.table_.keys())
         if (!want.count(k)) remove.push_back(k);
       auto report = [](const char* what) {
         return [what](std::error_code ec) {

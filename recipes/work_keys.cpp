@@ -148,12 +148,15 @@ struct key_set_view::state {
   callback on_change;
   callback_gate gate;
   mutable std::mutex mutex;
+  bool keep_keys = true;
   std::set<std::string> keys;
   std::set<std::string> listed_shards;
 };
 
-key_set_view::key_set_view(session& s, std::string base, callback on_change) : state_(std::make_shared<state>()) {
+key_set_view::key_set_view(session& s, std::string base, callback on_change, copy keys)
+    : state_(std::make_shared<state>()) {
   state_->on_change = std::move(on_change);
+  state_->keep_keys = keys == copy::keep;
   // One strand for every shard: changes are delivered one at a time.
   auto strand = asio::make_strand(s.get_executor());
   for (unsigned shard = 0; shard < key_shards; ++shard) {
@@ -169,8 +172,10 @@ key_set_view::key_set_view(session& s, std::string base, callback on_change) : s
           bool completed = false;  // by this, the last shard's first listing
           {
             std::lock_guard lock(st->mutex);
-            for (auto& k : added) st->keys.insert(k);
-            for (auto& k : removed) st->keys.erase(k);
+            if (st->keep_keys) {
+              for (auto& k : added) st->keys.insert(k);
+              for (auto& k : removed) st->keys.erase(k);
+            }
             completed = st->listed_shards.insert(name).second && st->listed_shards.size() == key_shards;
           }
           // An empty last shard still tells: complete() just became true,

@@ -40,11 +40,6 @@ struct tally {
   std::vector<double> seen_ms;         // per view, this round
 };
 
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +135,10 @@ int main(int argc, char** argv) {
     work.reset();
     for (auto& th : io_threads) th.join();
 
+    auto all = nominee::bench::summarize(all_seen_ms);
+    auto per_view = nominee::bench::summarize(per_view_ms);
+    auto write = nominee::bench::summarize(write_ms);
+
     // The floor, with nominee's sessions gone so the two do not compete.
     std::string floor_json = "null", over_floor_json = "null";
     if (floor) {
@@ -150,7 +149,7 @@ int main(int argc, char** argv) {
                    ", \"p99_ms\": " + nominee::bench::fixed(read.p99, 2) +
                    "}, \"all_notified\": {\"p50_ms\": " + nominee::bench::fixed(notified.p50, 2) +
                    ", \"p99_ms\": " + nominee::bench::fixed(notified.p99, 2) + "}}";
-      over_floor_json = nominee::bench::fixed(percentile(all_seen_ms, 0.5) / read.p50, 2);
+      over_floor_json = nominee::bench::fixed(all.p50 / read.p50, 2);
     }
     std::printf(
         "{\"benchmark\": \"group\", \"members\": %d, \"repeats\": %d, "
@@ -159,9 +158,7 @@ int main(int argc, char** argv) {
         "\"write_acknowledged\": {\"p50_ms\": %.2f, \"p99_ms\": %.2f}, "
         "\"raw_c_client_floor\": %s, \"seen_by_all_over_floor_p50\": %s, \"fsync\": %s, \"io_threads\": %d, "
         "\"goal\": {\"all_p50_ms\": 3, \"all_p99_ms\": 6}}\n",
-        members, repeats, percentile(all_seen_ms, 0.5), percentile(all_seen_ms, 0.99),
-        *std::max_element(all_seen_ms.begin(), all_seen_ms.end()), percentile(per_view_ms, 0.5),
-        percentile(per_view_ms, 0.99), percentile(write_ms, 0.5), percentile(write_ms, 0.99), floor_json.c_str(),
+        members, repeats, all.p50, all.p99, all.max, per_view.p50, per_view.p99, write.p50, write.p99, floor_json.c_str(),
         over_floor_json.c_str(), fsync ? "true" : "false", io_threads_count);
     return 0;
   } catch (const std::exception& e) {

@@ -33,10 +33,6 @@ void assignment_table::rescore(key_entry& entry) const {
   for (auto& [id, m] : members_) consider(entry, id, m);
 }
 
-const assignment_table::key_entry* assignment_table::find(const std::string& key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &entries_[it->second];
-}
 
 // In place, with no copy of the keys: at 100,000 keys each of 50 members
 // pays this on every membership change. Copying every key and owner name
@@ -148,9 +144,9 @@ std::vector<assignment_table::change> assignment_table::set_exclusions(
 }
 
 std::optional<std::string> assignment_table::owner(const std::string& key) const {
-  auto* entry = find(key);
-  if (!entry) return std::nullopt;
-  return name_of(entry->owner);
+  auto it = index_.find(key);
+  if (it == index_.end()) return std::nullopt;
+  return name_of(entries_[it->second].owner);
 }
 
 std::vector<std::string> assignment_table::keys_of(const std::string& member) const {

@@ -64,7 +64,6 @@ class assignment_table {
 
   void rescore(key_entry& entry) const;
   void consider(key_entry& entry, const std::string& id, const member_entry& m) const;
-  const key_entry* find(const std::string& key) const;
 
   std::map<std::string, member_entry> members_;  // node addresses are stable: key_entry::owner
   std::vector<key_entry> entries_;

@@ -89,7 +89,7 @@ void divider_core::join_when_ready() {
     auto waiters = std::move(me.start_waiters_);
     me.start_waiters_.clear();
     for (auto& w : waiters) w(ec);
-    me.reconcile_everything();
+    me.reconcile_everything_soon();
     me.publish();
   }));
 }
@@ -112,8 +112,7 @@ void divider_core::flush(done_type done, bool then_cancel) {
     me.flush_waiters_.push_back(std::move(done));
     me.let_go_later();
     me.write_flush_affinity();
-    me.settle_everything_ = true;
-    me.reconcile();
+    me.reconcile_everything_now();
   });
 }
 
@@ -149,8 +148,7 @@ void divider_core::cancel(done_type done) {
     me.cancel_waiters_.push_back(std::move(done));
     me.member_->leave();
     me.let_go_later();
-    me.settle_everything_ = true;
-    me.reconcile();
+    me.reconcile_everything_now();
   });
 }
 
@@ -339,7 +337,7 @@ void divider_core::note_changes(const std::vector<assignment_table::change>& cha
       mine_changed_ |= mine_.erase(c.key) != 0;
     // Only a key that is or was ours, or that we still hold, can need us.
     bool ours = c.before == options_.member_id || c.after == options_.member_id;
-    if (!settle_everything_ && (ours || held_.count(c.key))) unsettled_.insert(c.key);
+    if (ours || held_.count(c.key)) mark_unsettled(c.key);
     // The key comes to us from a live member: its owner node is (or soon
     // will be) there, so watch it rather than try a create that must fail.
     if (c.after == options_.member_id && c.before && *c.before != options_.member_id)
@@ -376,8 +374,7 @@ void divider_core::let_go_later() {
   let_go_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
     if (ec || (!me.flushing_ && !me.cancelling_)) return;
     me.letting_go_now_ = true;
-    me.settle_everything_ = true;
-    me.reconcile();
+    me.reconcile_everything_now();
   }));
 }
 
@@ -434,10 +431,20 @@ void divider_core::reconcile() {
   publish();
 }
 
-// The next reconcile looks at every key: for changes that are not one key's.
-void divider_core::reconcile_everything() {
+// Every key, not only the touched ones: for changes that are not one key's.
+void divider_core::reconcile_everything_soon() {
   settle_everything_ = true;
   schedule_reconcile();
+}
+
+void divider_core::reconcile_everything_now() {
+  settle_everything_ = true;
+  reconcile();
+}
+
+// For the next reconcile (which looks at everything anyway if so marked).
+void divider_core::mark_unsettled(const std::string& key) {
+  if (!settle_everything_) unsettled_.insert(key);
 }
 
 // One key against the assignment: acquire it if wanted and not held; let
@@ -862,7 +869,7 @@ void divider_core::forget(const std::string& key) {
   if (it == held_.end()) return;
   if (it->second.stop_timer) it->second.stop_timer->cancel();
   held_.erase(it);
-  if (!settle_everything_) unsettled_.insert(key);  // wanted again meanwhile? the next reconcile acquires it
+  mark_unsettled(key);  // wanted again meanwhile? the next reconcile acquires it
   publish_soon();
   std::lock_guard lock(mutex_);
   assigned_.erase(key);
@@ -1025,8 +1032,7 @@ void divider_core::audit_owned() {
                    me.begin_stop(key, stop_reason::lost);
                  }));
   }
-  settle_everything_ = true;  // the audit is also the repair of anything an event missed
-  reconcile();
+  reconcile_everything_now();  // the audit is also the repair of anything an event missed
 }
 
 // --- work fetcher -------------------------------------------------------------

@@ -95,7 +95,9 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   // The assignment against what we hold.
   void schedule_reconcile();
   void reconcile();
-  void reconcile_everything();
+  void reconcile_everything_soon();
+  void reconcile_everything_now();
+  void mark_unsettled(const std::string& key);
   void settle(const std::string& key);
   const std::set<std::string>& desired() const;
   bool wants(const std::string& key) const;

@@ -40,6 +40,7 @@
 #include "child_main.hpp"  // numbered_keys
 #include "child_process.hpp"
 #include "divider_history.hpp"
+#include "fault_deck.hpp"
 #include "key_codec.hpp"
 #include "owner_nodes.hpp"
 #include "test_support.hpp"
@@ -237,6 +238,12 @@ TEST_F(DividerChurnTest, FiveMembersUnderKillsLeavesAndAffinityChangesNeverShare
   std::cout << "divider churn seed " << seed << " (NOMINEE_DIVIDER_CHURN_SEED=<seed> repeats the fault choices)\n";
   std::mt19937_64 random(seed);
   auto pick = [&](std::uint64_t n) { return static_cast<std::size_t>(random() % n); };
+  // Every 8 faults hold 3 kills, 3 leaves and 2 affinity changes, in a
+  // random order: the checks at the end count on at least 2 of each of
+  // the first two kinds.
+  enum class fault_choice { kill, leave, affinity };
+  fault_deck<fault_choice> deck({{fault_choice::kill, 3}, {fault_choice::leave, 3}, {fault_choice::affinity, 2}},
+                                random);
   const auto keys = numbered_keys(key_count);
 
   // slots[i] is the process in slot i now; a slot restarted under a new id
@@ -313,8 +320,8 @@ TEST_F(DividerChurnTest, FiveMembersUnderKillsLeavesAndAffinityChangesNeverShare
     if (live().size() < static_cast<std::size_t>(members) - 1 || candidates.empty()) continue;
     auto slot = candidates[pick(candidates.size())];
     auto* victim = slots[slot];
-    auto dice = pick(100);
-    if (dice < 40) {
+    auto choice = deck.draw();
+    if (choice == fault_choice::kill) {
       faults_.record(fault_kind::kill, victim->member());
       victim->signal(SIGKILL);
       auto status = victim->wait_exit(10s);
@@ -323,7 +330,7 @@ TEST_F(DividerChurnTest, FiveMembersUnderKillsLeavesAndAffinityChangesNeverShare
       // Under the same id right away (it retries its join until the server
       // expires the dead session's member node), or under a new id.
       restarts.push_back({slot, pick(2) == 0, steady::now() + std::chrono::milliseconds(200 + pick(1500))});
-    } else if (dice < 75) {
+    } else if (choice == fault_choice::leave) {
       faults_.record(fault_kind::terminate, victim->member());
       victim->signal(SIGTERM);
       auto status = victim->wait_exit(90s);

@@ -36,6 +36,7 @@
 
 #include "child_process.hpp"
 #include "election_history.hpp"
+#include "fault_deck.hpp"
 #include "session_expiry.hpp"
 #include "test_support.hpp"
 
@@ -223,6 +224,10 @@ TEST_F(ElectionChurnTest, TenProcessesUnderKillsExpiriesAndResignsNeverHaveTwoHo
   ASSERT_TRUE(wait_until([&] { return observer.current().has_value(); }, 30s)) << "nobody was elected";
 
   auto pick = [&](std::uint64_t n) { return static_cast<std::size_t>(random() % n); };
+  // Every 5 rounds hold 2 kills, 2 expiries and one round without a
+  // fault, in a random order (the checks at the end count kills).
+  enum class fault_choice { kill, expire, none };
+  fault_deck<fault_choice> deck({{fault_choice::kill, 2}, {fault_choice::expire, 2}, {fault_choice::none, 1}}, random);
   // Half the faults go to whoever holds the role right now; a process that
   // has not got as far as writing `started` is left alone.
   auto target = [&]() -> contender_process* {
@@ -259,7 +264,7 @@ TEST_F(ElectionChurnTest, TenProcessesUnderKillsExpiriesAndResignsNeverHaveTwoHo
       it = restarts.erase(it);
     }
     auto* victim = target();
-    auto dice = pick(100);
+    auto choice = deck.draw();
     if (!expired_a_holder) {
       // Until one expiry has hit a holder, aim the next one at the holder:
       // the run must show a holder losing the role to an expiry.
@@ -267,18 +272,18 @@ TEST_F(ElectionChurnTest, TenProcessesUnderKillsExpiriesAndResignsNeverHaveTwoHo
         for (auto& c : contenders)
           if (c->member() == h->member_id && c->running() && c->ready()) {
             victim = c.get();
-            dice = 50;
+            choice = fault_choice::expire;
           }
     }
     if (!victim) continue;
-    if (dice < 40) {
+    if (choice == fault_choice::kill) {
       faults_.record(fault_kind::kill, victim->member());
       victim->signal(SIGKILL);
       auto status = victim->wait_exit(10s);
       ASSERT_TRUE(status && WIFSIGNALED(*status)) << victim->member() << " did not die of SIGKILL";
       ++kills;
       restarts.push_back({victim, steady::now() + std::chrono::milliseconds(200 + pick(1500))});
-    } else if (dice < 80) {
+    } else if (choice == fault_choice::expire) {
       auto credentials = read_session_file(victim->session_file().string());
       if (!credentials) continue;
       char id[32];

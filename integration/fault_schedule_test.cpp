@@ -3,6 +3,8 @@
 // schedule covers every kind of fault.
 #include "fault_schedule.hpp"
 
+#include "fault_deck.hpp"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -113,6 +115,35 @@ TEST(FaultSchedule, TheCiScheduleCoversEveryKindOfFault) {
                            "kill_leader", "kill_follower", "partition_long", "partition_short", "slow_link",
                            "set_affinity", "add_keys", "remove_keys"})
     EXPECT_GE(counts[kind], 1) << kind << " is missing from the CI schedule (seed 1): pick another seed";
+}
+
+// The churn tests' decks: each deck's worth of draws holds every kind
+// exactly its count, in an order that changes from deck to deck.
+TEST(FaultDeck, EveryFullDeckHoldsEachKindItsCountInAShuffledOrder) {
+  std::mt19937_64 random(7);
+  fault_deck<char> deck({{'k', 3}, {'l', 3}, {'a', 2}}, random);
+  ASSERT_EQ(deck.deck_size(), 8u);
+  std::set<std::string> orders;
+  for (int round = 0; round < 200; ++round) {
+    std::map<char, int> counts;
+    std::string order;
+    for (std::size_t i = 0; i < deck.deck_size(); ++i) {
+      char card = deck.draw();
+      ++counts[card];
+      order += card;
+    }
+    EXPECT_EQ(counts['k'], 3) << order;
+    EXPECT_EQ(counts['l'], 3) << order;
+    EXPECT_EQ(counts['a'], 2) << order;
+    orders.insert(order);
+  }
+  EXPECT_GT(orders.size(), 50u) << "the decks are not shuffled";
+}
+
+TEST(FaultDeck, AKindWithoutCardsIsRefused) {
+  std::mt19937_64 random(1);
+  EXPECT_THROW(fault_deck<char>({{'k', 0}}, random), std::invalid_argument);
+  EXPECT_THROW(fault_deck<char>({}, random), std::invalid_argument);
 }
 
 TEST(FaultSchedule, TheWorkSetFollowsTheAddsAndRemoves) {

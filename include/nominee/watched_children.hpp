@@ -2,6 +2,11 @@
 // A live view of a node's children: re-arms ZooKeeper's one-shot watches,
 // coalesces bursts (one read in flight; events during it cause one more),
 // survives reconnects and expiry, and delivers diffs on a strand.
+//
+// The diffs are of names: a child deleted and created again between two
+// listings (a member that restarts under the same id within a few
+// milliseconds) is no change here. Where a child's identity matters, watch
+// the child too (watched_node), as group does for each member's data.
 
 #include <functional>
 #include <memory>

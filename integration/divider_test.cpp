@@ -608,6 +608,69 @@ TEST_F(DividerTest, JoinLeaveAndAffinityChangeMoveOnlyWhatMust) {
 
 // --- flush ---------------------------------------------------------------------
 
+// A joiner that takes several keys per owner shard lists the shard instead
+// of asking about each key (divider_core::look_first). The listing is only
+// a hint: a holds its stops unconfirmed, so b's listings find owner nodes
+// still there (or, those answered after the first confirms, gone), and b
+// must start exactly the keys a has confirmed. (Dropping the keys a
+// listing finds makes this test fail.)
+TEST_F(DividerTest, AJoinerThatListsOwnerShardsStillWaitsForEachConfirm) {
+  add("a", 1, confirm_mode::by_test);
+  WAIT_FOR_MEMBERS(1, 1);
+  auto keys = numbered(0, 3000);  // about 12 per shard: b takes about 6 of each
+  add_work(get("a"), keys);
+  std::vector<detail::weighted_member> just_a{{"a", 1}};
+  auto before = predict(keys, just_a);
+  ASSERT_TRUE(converged(before)) << "did not converge:" << describe(before);
+  auto after = predict(keys, {{"a", 1}, {"b", 1}});
+  std::set<std::string> moving;
+  for (auto& [key, owner] : after)
+    if (owner == "b") moving.insert(key);
+  ASSERT_GT(moving.size(), 1200u);
+
+  auto stops_from = log_->stop_count();
+  auto starts_from = log_->start_count();
+  add("b", 1);
+  auto stopped_on_a = [&] {
+    std::set<std::string> out;
+    for (auto& stop : log_->stops(stops_from))
+      if (stop.member == "a") out.insert(stop.key);
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return stopped_on_a().size() >= moving.size(); }, 60s))
+      << "a stopped " << stopped_on_a().size() << " of the " << moving.size() << " keys that move";
+  EXPECT_EQ(stopped_on_a(), moving);
+  // b is acquiring every moving key.
+  ASSERT_TRUE(wait_until([&] { return get("b").d().status().acquiring == moving.size(); }, 60s))
+      << "b is acquiring " << get("b").d().status().acquiring << " of " << moving.size();
+  EXPECT_TRUE(log_->starts(starts_from).empty()) << "a key started on b before a confirmed its stop";
+
+  // Half the stops confirmed: exactly that half starts on b.
+  std::set<std::string> confirmed;
+  for (auto& key : moving) {
+    if (confirmed.size() * 2 >= moving.size()) break;
+    EXPECT_FALSE(get("a").confirm(key)) << printable(key);
+    confirmed.insert(key);
+  }
+  auto started_on_b = [&] {
+    std::set<std::string> out;
+    for (auto& start : log_->starts(starts_from))
+      if (start.member == "b") out.insert(start.lease.key);
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return started_on_b().size() >= confirmed.size(); }, 60s))
+      << "b started " << started_on_b().size() << " of the " << confirmed.size() << " confirmed keys";
+  EXPECT_EQ(started_on_b(), confirmed);
+
+  for (auto& key : moving) {
+    if (confirmed.count(key)) continue;
+    EXPECT_FALSE(get("a").confirm(key)) << printable(key);
+  }
+  ASSERT_TRUE(converged(after)) << "did not converge:" << describe(after);
+  EXPECT_EQ(started_on_b(), moving);
+  expect_no_problems();
+}
+
 TEST_F(DividerTest, FlushHandsEveryKeyToTheOthers) {
   add("a", 1);
   add("b", 1);

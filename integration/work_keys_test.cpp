@@ -2,7 +2,10 @@
 // idempotent, with a live view of the whole set.
 #include "work_keys.hpp"
 
+#include <algorithm>
 #include <future>
+#include <mutex>
+#include <set>
 
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
@@ -62,6 +65,33 @@ TEST_F(WorkKeysTest, AddRemoveAndAViewThatFollows) {
   ASSERT_TRUE(wait_until([&] { return view.keys().size() == keys.size() + 100 - 300; }, 30s));
   EXPECT_FALSE(view.keys().count("key-0"));
   EXPECT_TRUE(view.keys().count("key-300"));
+}
+
+// A consumer that posts deliveries on (the divider) cannot ask complete():
+// it can run ahead of the deliveries still on their way. The flag travels
+// with them: false until the delivery that completes the first listing,
+// true from then on, and by then every key already there has come.
+TEST_F(WorkKeysTest, TheListedFlagComesWithTheDeliveryThatCompletesTheFirstListing) {
+  ASSERT_FALSE(change(numbered(0, 1000), false));
+  std::mutex mutex;
+  std::vector<bool> flags;
+  std::set<std::string> before_listed;
+  detail::key_set_view view(
+      *session_, base_, [&](const std::vector<std::string>& added, const std::vector<std::string>&, bool listed) {
+        std::lock_guard lock(mutex);
+        if (flags.empty() || !flags.back()) before_listed.insert(added.begin(), added.end());
+        flags.push_back(listed);
+      });
+  ASSERT_TRUE(wait_until([&] { std::lock_guard lock(mutex); return !flags.empty() && flags.back(); }, 30s))
+      << "no delivery said listed";
+  ASSERT_FALSE(change(numbered(1000, 1010), false));
+  ASSERT_TRUE(wait_until([&] { return view.keys().size() == 1010; }, 30s)) << view.keys().size();
+  std::lock_guard lock(mutex);
+  auto first = std::find(flags.begin(), flags.end(), true);
+  EXPECT_TRUE(std::all_of(first, flags.end(), [](bool f) { return f; })) << "listed went back to false";
+  EXPECT_GT(first - flags.begin(), 0) << "the first listing came in one delivery: the test shows nothing";
+  EXPECT_EQ(before_listed.size(), 1000u) << "keys of the first listing came after the delivery that said listed";
+  EXPECT_FALSE(before_listed.count("key-1000"));
 }
 
 TEST_F(WorkKeysTest, KeysAreSpreadOverShards) {

@@ -482,7 +482,7 @@ class divider_watch_impl : public std::enable_shared_from_this<divider_watch_imp
               if (auto self = weak.lock()) self->later([now](divider_watch_impl& me) { me.on_member(now.id, now); });
             }});
     keys_view_ = std::make_unique<key_set_view>(
-        *session_, base_, [weak](const std::vector<std::string>& added, const std::vector<std::string>& removed) {
+        *session_, base_, [weak](const std::vector<std::string>& added, const std::vector<std::string>& removed, bool) {
           if (auto self = weak.lock())
             self->later([added, removed](divider_watch_impl& me) { me.on_keys(added, removed); });
         });

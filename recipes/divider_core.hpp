@@ -78,6 +78,18 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
     std::chrono::steady_clock::time_point stop_began;
   };
 
+  // What to do with a key whose owner node may still be there, when its
+  // owner shard is not worth listing: watch it (it comes from a live
+  // member), or try the create (it had no owner in our table only because
+  // we were still listing members or keys: a joiner, whose keys' old
+  // owners have usually let go by then).
+  enum class lone_key { watch, create };
+  struct first_look {
+    std::string key;
+    std::uint64_t generation;
+    lone_key if_alone;
+  };
+
   template <class F>
   void later(F f);
   template <class F>
@@ -87,9 +99,11 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void open_views();
   void on_members_changed();
   void apply_members();
-  void on_keys_changed(const std::vector<std::string>& added, const std::vector<std::string>& removed);
+  void on_keys_changed(const std::vector<std::string>& added, const std::vector<std::string>& removed, bool listed);
   void on_exclusions(const std::vector<std::string>& names);
-  void note_changes(const std::vector<assignment_table::change>& changes);
+  // new_keys: the changes are of keys just added to the work set, which
+  // nobody can own yet.
+  void note_changes(const std::vector<assignment_table::change>& changes, bool new_keys = false);
   bool ready() const;
 
   // The assignment against what we hold.
@@ -109,7 +123,10 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   stop_reason reason_for(const std::string& key) const;
 
   // One key's life.
-  void acquire(const std::string& key, bool owned_elsewhere);
+  void acquire(const std::string& key);
+  void look_first(const std::string& key, std::uint64_t generation, lone_key if_alone);
+  void flush_looks();
+  void listed_owners(const std::vector<first_look>& keys, std::error_code ec, const std::vector<std::string>& names);
   bool still_acquiring(const std::string& key, std::uint64_t generation) const;
   void create_owner(const std::string& key, std::uint64_t generation);
   void on_created(const std::string& key, std::uint64_t generation, std::error_code ec, const created_node& made);
@@ -165,9 +182,13 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   std::unique_ptr<watched_children> exclusions_view_;
   std::unique_ptr<candidate> fetch_role_;
   bool exclusions_listed_ = false;
+  // Every key shard's first listing has reached the table (keys_view_'s
+  // complete() runs ahead of the deliveries posted to us).
+  bool keys_listed_ = false;
   assignment_table table_;
   std::map<std::string, key_state> held_;
-  std::set<std::string> owned_elsewhere_;  // assignment moved these to us from a live member
+  // Keys the assignment gives us whose owner node may still be there.
+  std::map<std::string, lone_key> maybe_owned_;
   std::set<std::string> my_exclusions_;
   std::set<std::string> handoff_;          // flushed keys not yet owned by another member
   std::uint64_t generation_ = 0;
@@ -190,6 +211,9 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   std::vector<std::pair<std::string, std::uint64_t>> pending_deletes_;  // key, generation
   bool creates_scheduled_ = false;
   std::vector<std::pair<std::string, std::uint64_t>> pending_creates_;  // key, generation
+  bool looks_scheduled_ = false;
+  // Keys waiting for their first look.
+  std::map<std::string, std::vector<first_look>> pending_looks_;
   // What the next reconcile() must look at: the keys whose owner changed
   // or that left held_ since the last one, or everything (a change of
   // holding_on() or ready(), a session event, the audit). A pass over every
@@ -211,7 +235,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer ready_timer_;           // looks again while a view is still listing
   boost::asio::steady_timer creates_timer_;         // ends a gathering of owner-node creates
   bool creates_timer_armed_ = false;
-  int looks_in_flight_ = 0;                         // exists() of keys being acquired, unanswered
+  int looks_in_flight_ = 0;                         // exists() and owner listings of keys being acquired, unanswered
   static constexpr std::chrono::milliseconds create_gather_window{2};
 
   // What other threads read (assigned(), status(), confirm_stop()).

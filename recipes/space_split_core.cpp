@@ -273,7 +273,7 @@ void space_split_core::wait_finished(progress_done done) {
     if (!me.keys_view_) {
       auto weak = me.weak_from_this();
       me.keys_view_ = std::make_unique<key_set_view>(
-          *me.session_, me.work_base_, [weak](const std::vector<std::string>&, const std::vector<std::string>& removed) {
+          *me.session_, me.work_base_, [weak](const std::vector<std::string>&, const std::vector<std::string>& removed, bool) {
             if (removed.empty()) return;
             if (auto self = weak.lock()) self->later([](space_split_core& core) { core.check_finished(); });
           });

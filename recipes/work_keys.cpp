@@ -170,6 +170,7 @@ key_set_view::key_set_view(session& s, std::string base, callback on_change, cop
           for (auto& n : change.removed)
             if (auto k = decode_key(n)) removed.push_back(*k);
           bool completed = false;  // by this, the last shard's first listing
+          bool listed = false;     // by this or earlier
           {
             std::lock_guard lock(st->mutex);
             if (st->keep_keys) {
@@ -177,13 +178,14 @@ key_set_view::key_set_view(session& s, std::string base, callback on_change, cop
               for (auto& k : removed) st->keys.erase(k);
             }
             completed = st->listed_shards.insert(name).second && st->listed_shards.size() == key_shards;
+            listed = st->listed_shards.size() == key_shards;
           }
           // An empty last shard still tells: complete() just became true,
           // and a divider waits for exactly that before it acquires.
           if (added.empty() && removed.empty() && !completed) return;
           st->gate.run([&] {
             try {
-              if (st->on_change) st->on_change(added, removed);
+              if (st->on_change) st->on_change(added, removed, listed);
             } catch (const std::exception& e) {
               log(log_level::error, std::string("key_set_view callback threw: ") + e.what());
             }

@@ -40,7 +40,11 @@ void change_work(session& s, std::string base, std::vector<std::string> keys, bo
 
 class key_set_view {
  public:
-  using callback = std::function<void(const std::vector<std::string>& added, const std::vector<std::string>& removed)>;
+  // listed: every shard's first listing is in this delivery or an earlier
+  // one. A consumer that posts the deliveries on to its own strand learns
+  // it in order with the keys; complete() can run ahead of them.
+  using callback = std::function<void(const std::vector<std::string>& added, const std::vector<std::string>& removed,
+                                      bool listed)>;
 
   // Whether the view keeps its own copy of the key set for keys(). A
   // divider does not: its assignment table holds the keys already, and at

@@ -49,6 +49,14 @@ auto divider_core::on_strand(F f) {
   });
 }
 
+// Creates, deletes and first looks are queued for the rest of the strand
+// turn and sent together; `flush` runs once per turn however many came.
+void divider_core::flush_at_turn_end(bool& scheduled, void (divider_core::*flush)()) {
+  if (scheduled) return;
+  scheduled = true;
+  later([flush](divider_core& me) { (me.*flush)(); });
+}
+
 std::string divider_core::owner_path(const std::string& key) const {
   return detail::owner_path(base_, key);
 }
@@ -513,9 +521,7 @@ void divider_core::acquire(const std::string& key) {
 void divider_core::look_first(const std::string& key, std::uint64_t generation, lone_key if_alone) {
   held_.at(key).at = phase::acquiring;
   pending_looks_[shard_of(key)].push_back({key, generation, if_alone});
-  if (looks_scheduled_) return;
-  looks_scheduled_ = true;
-  later([](divider_core& me) { me.flush_looks(); });
+  flush_at_turn_end(looks_scheduled_, &divider_core::flush_looks);
 }
 
 void divider_core::flush_looks() {
@@ -597,9 +603,7 @@ void divider_core::create_owner(const std::string& key, std::uint64_t generation
 void divider_core::schedule_creates() {
   if (pending_creates_.empty()) return;
   if (pending_creates_.size() >= max_multi_operations - 1 || looks_in_flight_ == 0) {
-    if (creates_scheduled_) return;
-    creates_scheduled_ = true;
-    return later([](divider_core& me) { me.flush_creates(); });
+    return flush_at_turn_end(creates_scheduled_, &divider_core::flush_creates);
   }
   if (creates_timer_armed_) return;
   creates_timer_armed_ = true;
@@ -875,9 +879,7 @@ void divider_core::delete_owner(const std::string& key) {
   auto& st = held_.at(key);
   st.at = phase::deleting;
   pending_deletes_.emplace_back(key, st.generation);
-  if (deletes_scheduled_) return;
-  deletes_scheduled_ = true;
-  later([](divider_core& me) { me.flush_deletes(); });
+  flush_at_turn_end(deletes_scheduled_, &divider_core::flush_deletes);
 }
 
 void divider_core::flush_deletes() {

@@ -94,6 +94,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void later(F f);
   template <class F>
   auto on_strand(F f);
+  void flush_at_turn_end(bool& scheduled, void (divider_core::*flush)());
 
   // Views and roles (created on the first start).
   void open_views();

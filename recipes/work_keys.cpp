@@ -170,15 +170,16 @@ key_set_view::key_set_view(session& s, std::string base, callback on_change, cop
           for (auto& n : change.removed)
             if (auto k = decode_key(n)) removed.push_back(*k);
           bool completed = false;  // by this, the last shard's first listing
-          bool listed = false;     // by this or earlier
+          bool listed = false;     // by this or an earlier delivery
           {
             std::lock_guard lock(st->mutex);
             if (st->keep_keys) {
               for (auto& k : added) st->keys.insert(k);
               for (auto& k : removed) st->keys.erase(k);
             }
-            completed = st->listed_shards.insert(name).second && st->listed_shards.size() == key_shards;
+            bool first_listing = st->listed_shards.insert(name).second;
             listed = st->listed_shards.size() == key_shards;
+            completed = first_listing && listed;
           }
           // An empty last shard still tells: complete() just became true,
           // and a divider waits for exactly that before it acquires.

@@ -93,12 +93,13 @@ void contender::stop() {
   gate_.close();  // waits for a running handler; none runs after this
   link_.remove_listener(listener_);
   holding_flag_ = false;
-  std::string node;
+  owned_node node;
   {
     std::lock_guard lock(node_mutex_);
     node = std::move(node_for_cleanup_);
   }
-  if (!node.empty()) delete_node(node);
+  if (!node.path.empty()) delete_node(node);
+  alive_.reset();  // a create still unanswered: the session deletes what it makes
   asio::post(strand_, [self = shared_from_this()] {
     self->heartbeat_timer_.cancel();
     self->lease_timer_.cancel();
@@ -122,7 +123,7 @@ void contender::on_session_event(const session_event& e) {
       creating_ = false;
       {
         std::lock_guard lock(node_mutex_);
-        node_for_cleanup_.clear();
+        node_for_cleanup_ = {};
       }
       if (!options_.renominate_after_expiry) standing_ = false;
       break;
@@ -142,8 +143,9 @@ void contender::on_session_event(const session_event& e) {
 void contender::create() {
   creating_ = true;
   auto epoch = ++epoch_;
-  // Not guarded(): a node made for a contender that resigned or stopped in
-  // the meantime must still be deleted, or it would hold the queue.
+  // Not guarded(): a node made for a contender that resigned in the
+  // meantime must still be deleted, or it would hold the queue. One made
+  // after stop() is the session's to delete (its holder, alive_, is gone).
   auto on_created = [weak = weak_from_this(), epoch](std::error_code ec, created_node made) {
     auto self = weak.lock();
     if (!self) return;
@@ -152,10 +154,10 @@ void contender::create() {
       current = epoch == self->epoch_ && self->standing_;
       if (current) self->on_created(ec, std::move(made));
     });
-    if ((!ran || !current) && !ec) self->delete_node(made.path);
+    if (ran && !current && !ec) self->delete_node({made.path, made.stat.ephemeral_owner, made.stat.czxid});
   };
   link_.create(options_.directory + "/" + options_.name, options_.data, {create_mode::ephemeral_sequential, {}, {}},
-               true, asio::bind_executor(strand_, std::move(on_created)));
+               true, asio::bind_executor(strand_, std::move(on_created)), request_scope{alive_, 0});
 }
 
 void contender::on_created(std::error_code ec, created_node made) {
@@ -177,7 +179,7 @@ void contender::on_created(std::error_code ec, created_node made) {
   node_session_ = made.stat.ephemeral_owner;
   {
     std::lock_guard lock(node_mutex_);
-    node_for_cleanup_ = made.path;
+    node_for_cleanup_ = {made.path, node_session_, token_};
   }
   check();
 }
@@ -189,13 +191,8 @@ void contender::check() {
                        auto mine = basename_of(me.node_);
                        auto order = sorted_by_sequence(std::move(kids.names));
                        auto at = std::find(order.begin(), order.end(), mine);
-                       if (at == order.end()) {
-                         // Our node is gone (deleted by someone, or its session ended).
-                         me.lose(contender_loss::node_deleted);
-                         me.node_.clear();
-                         if (me.standing_ && !me.creating_) me.create();
-                         return;
-                       }
+                       // Our node is gone (deleted by someone, or its session ended).
+                       if (at == order.end()) return me.node_gone();
                        if (at == order.begin()) {
                          // A listing answered on the session that owns our node
                          // proves both that the node is there and that the
@@ -233,15 +230,14 @@ void contender::verify_and_acquire() {
   auto sent = clock::now();
   link_.exists(node_, {}, guarded([sent](contender& me, std::error_code ec, std::optional<stat> st) {
                  if (ec) return me.retry_later(&contender::check);
-                 if (!st || st->ephemeral_owner != me.link_.session_id()) {
-                   // Not ours (any more): an older session's node, or deleted.
-                   me.lose(contender_loss::node_deleted);
-                   me.node_.clear();
-                   if (me.standing_ && !me.creating_) me.create();
-                   return;
-                 }
+                 // Not ours (any more): an older session's node, or deleted.
+                 if (!st || st->ephemeral_owner != me.link_.session_id()) return me.node_gone();
                  me.token_ = st->czxid;
                  me.node_session_ = st->ephemeral_owner;
+                 {
+                   std::lock_guard lock(me.node_mutex_);
+                   me.node_for_cleanup_ = {me.node_, me.node_session_, me.token_};
+                 }
                  me.acquire(sent);
                }));
 }
@@ -257,7 +253,41 @@ void contender::acquire(clock::time_point confirmed_at) {
   if (holding_) return;
   holding_ = true;
   holding_flag_ = true;
+  watch_own_node();
   if (callbacks_.acquired) callbacks_.acquired(token_, node_);
+}
+
+// While holding, our own node is watched: a delete from outside (an admin,
+// a repair) revokes the hold within one notification, not at the next
+// heartbeat, while the successor's predecessor watch fires at once.
+void contender::watch_own_node() {
+  auto epoch = epoch_;
+  session::watcher on_change = [weak = weak_from_this(), epoch](const watch_event& e) {
+    auto self = weak.lock();
+    if (!self || e.type == watch_event_type::session_lost) return;  // session events decide
+    self->on_strand([epoch, type = e.type](contender& me) {
+      if (epoch != me.epoch_ || me.node_.empty() || !me.holding_) return;
+      if (type == watch_event_type::deleted) return me.node_gone();
+      me.watch_own_node();  // its data changed: watch on
+    });
+  };
+  link_.exists(node_, std::move(on_change), guarded([](contender& me, std::error_code ec, std::optional<stat> st) {
+                 if (!ec && (!st || st->czxid != me.token_) && me.holding_) me.node_gone();
+               }));
+}
+
+// Our node is not there (deleted from outside, or its session ended):
+// stop holding, and stand again with a new one.
+void contender::node_gone() {
+  lose(contender_loss::node_deleted);
+  ++epoch_;
+  node_.clear();
+  node_session_ = 0;
+  {
+    std::lock_guard lock(node_mutex_);
+    node_for_cleanup_ = {};
+  }
+  if (standing_ && !creating_) create();
 }
 
 void contender::lose(contender_loss reason) {
@@ -272,14 +302,19 @@ void contender::lose(contender_loss reason) {
 void contender::forget_node() {
   ++epoch_;
   creating_ = false;
+  if (!node_.empty()) delete_node({node_, node_session_, token_});
   node_session_ = 0;
-  if (!node_.empty()) delete_node(node_);
   node_.clear();
   std::lock_guard lock(node_mutex_);
-  node_for_cleanup_.clear();
+  node_for_cleanup_ = {};
 }
 
-void contender::delete_node(const std::string& node) { link_.remove_reliably(node); }
+// Only while the node is provably ours (owned removal): never a blind
+// delete of the path, which could be a successor's after a lost reply.
+void contender::delete_node(const owned_node& node) {
+  if (node.session_id == 0) return;  // its session ended: the server deleted it
+  link_.remove_owned(node);
+}
 
 void contender::extend_lease(clock::time_point confirmed_at) {
   // The server heard from us no earlier than when the confirming read was
@@ -316,10 +351,7 @@ void contender::heartbeat() {
   link_.exists(node_, {}, guarded([sent](contender& me, std::error_code ec, std::optional<stat> st) {
                  if (!me.holding_) return;
                  if (ec) return me.schedule_heartbeat();  // the lease timer decides
-                 if (!st || st->ephemeral_owner != me.link_.session_id()) {
-                   me.lose(contender_loss::node_deleted);
-                   return me.check();
-                 }
+                 if (!st || st->ephemeral_owner != me.link_.session_id()) return me.node_gone();
                  me.extend_lease(sent);
                  me.schedule_heartbeat();
                }));

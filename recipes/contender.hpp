@@ -92,7 +92,9 @@ class contender : public std::enable_shared_from_this<contender> {
   void acquire(std::chrono::steady_clock::time_point confirmed_at);
   void lose(contender_loss reason);
   void forget_node();
-  void delete_node(const std::string& node);
+  void node_gone();
+  void watch_own_node();
+  void delete_node(const owned_node& node);
   void schedule_heartbeat();
   void heartbeat();
   void extend_lease(std::chrono::steady_clock::time_point confirmed_at);
@@ -124,7 +126,10 @@ class contender : public std::enable_shared_from_this<contender> {
   std::atomic<std::chrono::steady_clock::rep> lease_until_ns_{0};
   std::atomic<std::uint64_t> predecessor_events_{0};
   mutable std::mutex node_mutex_;
-  std::string node_for_cleanup_;  // what stop() deletes
+  owned_node node_for_cleanup_;  // what stop() deletes
+  // Holds the nodes our creates make (ephemeral_ledger): reset by stop(),
+  // so a create answered after that is deleted by the session.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace nominee::detail

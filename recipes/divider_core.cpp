@@ -176,22 +176,31 @@ void divider_core::release(std::string key, bool exclude, done_type done) {
   later([key = std::move(key), exclude, done = std::move(done)](divider_core& me) mutable {
     auto path = me.exclusion_path(key);
     if (!exclude) {
-      me.link_.remove(path, any_version,
-                      me.on_strand([key, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
-                        if (ec && ec != errc::no_node) return done(ec);
-                        self.my_exclusions_.erase(key);
-                        done({});
-                      }));
+      auto node = me.my_exclusions_.count(key) ? me.my_exclusions_.at(key)
+                                                : owned_node{path, me.link_.session_id(), 0};
+      me.link_.remove_owned(node, me.on_strand([key, done = std::move(done)](divider_core& self,
+                                                                             std::error_code ec) mutable {
+        // not_owner: an exclusion of our member id from an earlier session,
+        // which the server deletes with that session.
+        if (ec && ec != errc::not_owner && !is_session_expired(ec)) return done(ec);
+        self.my_exclusions_.erase(key);
+        done({});
+      }));
       return;
     }
     auto create = [key, path](divider_core& self, done_type finish) {
-      self.link_.create(path, {}, {create_mode::ephemeral, {}, {}}, false,
-                        self.on_strand([key, finish = std::move(finish)](divider_core& s, std::error_code ec,
-                                                                         const created_node&) mutable {
-                          if (ec && ec != errc::node_exists) return finish(ec);
-                          s.my_exclusions_.insert(key);
-                          finish({});
-                        }));
+      self.link_.create(
+          path, {}, {create_mode::ephemeral, {}, {}}, false,
+          self.on_strand([key, path, finish = std::move(finish)](divider_core& s, std::error_code ec,
+                                                                 const created_node& made) mutable {
+            if (ec && ec != errc::node_exists) return finish(ec);
+            // node_exists: ours from before, or an earlier session's (a
+            // removal checks which before it deletes).
+            s.my_exclusions_[key] = ec ? owned_node{path, s.link_.session_id(), 0}
+                                       : owned_node{path, made.stat.ephemeral_owner, made.stat.czxid};
+            finish({});
+          }),
+          request_scope{self.alive_, 0});
     };
     me.link_.ensure_path(exclusions_directory(me.base_),
                          me.on_strand([create, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
@@ -321,7 +330,7 @@ void divider_core::on_keys_changed(const std::vector<std::string>& added, const 
   keys_listed_ = keys_listed_ || listed;
   // A removed key's exclusion has nothing left to exclude.
   for (auto& key : removed) {
-    if (my_exclusions_.erase(key)) link_.remove_reliably(exclusion_path(key));
+    remove_exclusion(key);
   }
   schedule_reconcile();
 }
@@ -467,14 +476,18 @@ void divider_core::mark_unsettled(const std::string& key) {
 void divider_core::settle(const std::string& key) {
   auto it = held_.find(key);
   if (ready() && wants(key)) {
-    if (it == held_.end()) acquire(key);
+    if (it == held_.end() && !removing_.count(key)) acquire(key);
     return;
   }
   if (it == held_.end()) return;
   switch (it->second.at) {
     case phase::running: begin_stop(key, reason_for(key)); break;
     case phase::acquiring: forget(key); break;  // its watch, when it fires, finds a newer generation
-    case phase::paused: delete_owner(key); break;
+    // Paused: a stop or delete whose outcome we could not see. The node
+    // may be gone, and the path another member's: look before deleting.
+    case phase::paused:
+      if (connected_) resume_or_delete(key);
+      break;
     case phase::creating:                         // on_created deletes what it made
     case phase::stopping:
     case phase::deleting: break;
@@ -623,7 +636,8 @@ void divider_core::create_one(const std::string& key, std::uint64_t generation) 
   link_.create(owner_path(key), options_.member_id, {create_mode::ephemeral, {}, {}}, false,
                on_strand([key, generation](divider_core& me, std::error_code ec, const created_node& made) {
                  me.on_created(key, generation, ec, made);
-               }));
+               }),
+               request_scope{alive_, 0});
 }
 
 // The creates of one strand turn go out together: a rebalance hands a
@@ -652,13 +666,12 @@ void divider_core::flush_creates() {
       ops.push_back(op::create{owner_path(key), options_.member_id, {create_mode::ephemeral, {}, {}}});
     ops.push_back(op::set{base_ + "/owners", {}, any_version});
     auto session_id = link_.session_id();
-    start_multi(core, std::move(ops),
-                completion<std::error_code, std::vector<operation_result>>(
-                    on_strand([batch, session_id](divider_core& me, std::error_code ec,
-                                                  const std::vector<operation_result>& results) {
-                      me.created_in_batch(batch, session_id, ec, results);
-                    }),
-                    core->executor()));
+    link_.multi(std::move(ops),
+                on_strand([batch, session_id](divider_core& me, std::error_code ec,
+                                              const std::vector<operation_result>& results) {
+                  me.created_in_batch(batch, session_id, ec, results);
+                }),
+                request_scope{alive_, session_id});
   }
 }
 
@@ -673,7 +686,7 @@ void divider_core::created_in_batch(const std::vector<std::pair<std::string, std
     if (current) it->second.create_pending = false;
     if (made) {
       if (!current) {
-        link_.remove_reliably(results[i].path);  // given up meanwhile: ours to delete
+        drop_stale_node(key, {results[i].path, session_id, results.back().stat->mzxid});
         continue;
       }
       stat st;
@@ -699,9 +712,7 @@ void divider_core::on_created(const std::string& key, std::uint64_t generation, 
   auto it = held_.find(key);
   bool current = it != held_.end() && it->second.generation == generation;
   if (!current) {
-    // Given up while the create was in flight: if it made the node, it is
-    // ours to delete (nobody else can).
-    if (!ec) link_.remove_reliably(made.path);
+    if (!ec) drop_stale_node(key, {made.path, made.stat.ephemeral_owner, made.stat.czxid});
     return;
   }
   it->second.create_pending = false;
@@ -730,7 +741,7 @@ void divider_core::check_ours(const std::string& key, std::uint64_t generation) 
                on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
                  me.look_answered();
                  if (!me.still_acquiring(key, generation)) return;
-                 if (ec) return me.forget(key);  // the audit tries again
+                 if (ec) return me.look_again_later(key, generation);  // our create may have landed
                  if (!st) return me.create_owner(key, generation);
                  if (st->ephemeral_owner == me.link_.session_id()) return me.took(key, *st);
                  me.watch_owner(key, generation);
@@ -757,7 +768,7 @@ void divider_core::watch_owner(const std::string& key, std::uint64_t generation)
                on_strand([key, generation](divider_core& me, std::error_code ec, std::optional<stat> st) {
                  me.look_answered();
                  if (!me.still_acquiring(key, generation)) return;
-                 if (ec) return me.forget(key);
+                 if (ec) return me.look_again_later(key, generation);
                  if (!st) return me.create_owner(key, generation);  // gone already
                  if (st->ephemeral_owner == me.link_.session_id()) return me.took(key, *st);
                  // Someone else's: the watch tells us when it goes.
@@ -862,7 +873,9 @@ void divider_core::resume_or_delete(const std::string& key) {
       it->second.at = phase::paused;
       return;  // the next reconnect or audit decides
     }
-    if (!st || st->ephemeral_owner != me.link_.session_id()) {
+    // Ours is the node we made: our session, and our token as its czxid.
+    // Any other is a successor's (ours went; another member took the key).
+    if (!st || st->ephemeral_owner != it->second.node_session || st->czxid != it->second.token) {
       me.forget(key);
       return me.schedule_reconcile();
     }
@@ -884,39 +897,53 @@ void divider_core::delete_owner(const std::string& key) {
 
 void divider_core::flush_deletes() {
   deletes_scheduled_ = false;
-  auto all = std::move(pending_deletes_);
+  std::vector<std::pair<std::string, std::uint64_t>> all;
+  for (auto& [key, generation] : pending_deletes_) {
+    // Still to delete, and on the session that owns it (an expiry since
+    // took the node, and the path may be another member's by now).
+    auto it = held_.find(key);
+    if (it != held_.end() && it->second.generation == generation && it->second.at == phase::deleting &&
+        it->second.node_session != 0)
+      all.emplace_back(key, generation);
+  }
   pending_deletes_.clear();
   for (std::size_t i = 0; i < all.size(); i += max_multi_operations) {
     std::vector<std::pair<std::string, std::uint64_t>> batch(
         all.begin() + static_cast<std::ptrdiff_t>(i),
         all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + max_multi_operations)));
-    auto core = link_.lock();
-    if (batch.size() == 1 || !core) {
+    if (batch.size() == 1 || !link_.lock() || !same_session(batch)) {
       for (auto& [key, generation] : batch) remove_one(key, generation);
       continue;
     }
+    // The first delete of a node we made and hold needs no look: nobody
+    // else deletes it while our session lives. Its retry does (deleted()).
     std::vector<operation> ops;
     for (auto& [key, generation] : batch) ops.push_back(op::remove{owner_path(key), any_version});
-    start_multi(core, std::move(ops),
-                completion<std::error_code, std::vector<operation_result>>(
-                    on_strand([batch](divider_core& me, std::error_code ec, const std::vector<operation_result>&) {
-                      for (auto& [key, generation] : batch) {
-                        // A multi is all or nothing: if one node was gone
-                        // already (say), none was deleted; go one by one.
-                        if (ec && !is_connection_loss(ec))
-                          me.remove_one(key, generation);
-                        else
-                          me.deleted(key, generation, ec);
-                      }
-                    }),
-                    core->executor()));
+    link_.multi(std::move(ops),
+                on_strand([batch](divider_core& me, std::error_code ec, const std::vector<operation_result>&) {
+                  for (auto& [key, generation] : batch) {
+                    // A multi is all or nothing: if one node was gone
+                    // already (say), none was deleted; go one by one.
+                    if (ec && !is_connection_loss(ec) && !is_session_expired(ec))
+                      me.remove_one(key, generation);
+                    else
+                      me.deleted(key, generation, ec);
+                  }
+                }),
+                request_scope{{}, held_.at(batch.front().first).node_session});
   }
 }
 
+bool divider_core::same_session(const std::vector<std::pair<std::string, std::uint64_t>>& batch) const {
+  for (auto& [key, generation] : batch)
+    if (held_.at(key).node_session != held_.at(batch.front().first).node_session) return false;
+  return true;
+}
+
 void divider_core::remove_one(const std::string& key, std::uint64_t generation) {
-  link_.remove(owner_path(key), any_version, on_strand([key, generation](divider_core& me, std::error_code ec) {
-                 me.deleted(key, generation, ec);
-               }));
+  link_.remove(owner_path(key), any_version,
+               on_strand([key, generation](divider_core& me, std::error_code ec) { me.deleted(key, generation, ec); }),
+               request_scope{{}, held_.at(key).node_session});
 }
 
 void divider_core::deleted(const std::string& key, std::uint64_t generation, std::error_code ec) {
@@ -932,6 +959,44 @@ void divider_core::deleted(const std::string& key, std::uint64_t generation, std
   forget(key);
   if (handing_over) watch_takeover(key);
   schedule_reconcile();  // wanted again meanwhile?
+}
+
+// A look that failed (not on a lost session) leaves the key as it was: our
+// create may have landed, and forgetting the key would leave its node to
+// nobody. The next look is in a moment.
+void divider_core::look_again_later(const std::string& key, std::uint64_t generation) {
+  auto& st = held_.at(key);
+  if (link_.state() == session_state::expired || link_.state() == session_state::closed) return forget(key);
+  st.stop_timer = std::make_shared<asio::steady_timer>(strand_);
+  st.stop_timer->expires_after(std::chrono::milliseconds(100));
+  st.stop_timer->async_wait(on_strand([key, generation](divider_core& me, const std::error_code& ec) {
+    if (!ec && me.still_acquiring(key, generation)) me.check_ours(key, generation);
+  }));
+}
+
+// A create answered after its attempt was given up made a node nobody
+// runs. A newer attempt at the key adopts it (its look finds the node
+// ours); with none, it is deleted, and the key waits for that delete
+// before anyone here acquires it again.
+void divider_core::drop_stale_node(const std::string& key, owned_node node) {
+  if (held_.count(key)) return;
+  removing_.insert(key);
+  link_.remove_owned(std::move(node), on_strand([key](divider_core& me, std::error_code) {
+                       me.removing_.erase(key);
+                       me.mark_unsettled(key);
+                       me.schedule_reconcile();
+                     }));
+}
+
+owned_node divider_core::owner_node_of(const std::string& key, const key_state& st) const {
+  return {owner_path(key), st.node_session, st.token};
+}
+
+void divider_core::remove_exclusion(const std::string& key) {
+  auto it = my_exclusions_.find(key);
+  if (it == my_exclusions_.end()) return;
+  link_.remove_owned(it->second);
+  my_exclusions_.erase(it);
 }
 
 void divider_core::forget(const std::string& key) {
@@ -1042,7 +1107,7 @@ void divider_core::check_waiters() {
     }
   }
   if (cancelling_ && held_.empty()) {
-    for (auto& key : my_exclusions_) link_.remove_reliably(exclusion_path(key));
+    for (auto& [key, node] : my_exclusions_) link_.remove_owned(node);
     my_exclusions_.clear();
     cancelling_ = false;
     started_ = false;
@@ -1204,10 +1269,12 @@ void divider_core::close() {
   keys_view_.reset();
   members_view_.reset();
   member_.reset();  // deletes our member node
-  // Owner nodes of our live session, and our exclusions, go at once.
+  // Owner nodes of our live session, and our exclusions, go at once; a
+  // create still unanswered is the session's to delete (alive_).
   for (auto& [key, st] : held_)
-    if (st.node_session != 0 && st.node_session == link_.session_id()) link_.remove_reliably(owner_path(key));
-  for (auto& key : my_exclusions_) link_.remove_reliably(exclusion_path(key));
+    if (st.node_session != 0 && st.node_session == link_.session_id()) link_.remove_owned(owner_node_of(key, st));
+  for (auto& [key, node] : my_exclusions_) link_.remove_owned(node);
+  alive_.reset();
 }
 
 }  // namespace nominee::detail

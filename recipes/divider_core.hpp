@@ -74,7 +74,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
     stop_reason reason = stop_reason::moved;
     int attempts = 0;
     bool create_pending = false;  // a create of its owner node is queued or unanswered
-    std::shared_ptr<boost::asio::steady_timer> stop_timer;
+    std::shared_ptr<boost::asio::steady_timer> stop_timer;  // also: the next look after a failed one
     std::chrono::steady_clock::time_point stop_began;
   };
 
@@ -141,8 +141,13 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void delete_owner(const std::string& key);
   void flush_deletes();
   void remove_one(const std::string& key, std::uint64_t generation);
+  bool same_session(const std::vector<std::pair<std::string, std::uint64_t>>& batch) const;
   void deleted(const std::string& key, std::uint64_t generation, std::error_code ec);
   void forget(const std::string& key);
+  void look_again_later(const std::string& key, std::uint64_t generation);
+  void drop_stale_node(const std::string& key, owned_node node);
+  owned_node owner_node_of(const std::string& key, const key_state& st) const;
+  void remove_exclusion(const std::string& key);
 
   // Session, flush, cancel.
   void on_session_event(const session_event& e);
@@ -190,7 +195,13 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   std::map<std::string, key_state> held_;
   // Keys the assignment gives us whose owner node may still be there.
   std::map<std::string, lone_key> maybe_owned_;
-  std::set<std::string> my_exclusions_;
+  std::map<std::string, owned_node> my_exclusions_;
+  // Keys whose node a stale create made, being deleted: not acquired until
+  // that ends (the delete would remove the node the new attempt adopted).
+  std::set<std::string> removing_;
+  // Holds the nodes our requests make (ephemeral_ledger): reset by close(),
+  // so a create answered after it is deleted by the session.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::set<std::string> handoff_;          // flushed keys not yet owned by another member
   std::uint64_t generation_ = 0;
   bool started_ = false;

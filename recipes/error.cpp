@@ -59,6 +59,8 @@ class category final : public std::error_category {
       case errc::in_progress: return "a request of this kind is already in progress";
       case errc::invalid_json: return "not a JSON object (or over the size limit)";
       case errc::not_stopping: return "the key is not being stopped on this member";
+      case errc::lease_lapsed: return "the hold's lease lapsed before the server confirmed it; it is being revoked";
+      case errc::not_owner: return "the node belongs to another session (or is a newer node of ours); left alone";
       case errc::not_started: return "not started";
       case errc::cancelled: return "cancelled";
       case errc::not_a_number: return "the value is not a decimal integer";

@@ -8,6 +8,9 @@ namespace nominee::detail::fault_injection {
 namespace {
 std::atomic<int> lost_create_replies{0};
 std::atomic<int> lost_set_replies{0};
+std::atomic<int> lost_delete_replies{0};
+std::atomic<int> lost_multi_replies{0};
+std::atomic<int> refused_requests{0};
 std::atomic<int> handle_publication_delay_ms{0};
 
 bool take_one(std::atomic<int>& counter) noexcept {
@@ -23,6 +26,15 @@ bool take_lost_create_reply() noexcept { return take_one(lost_create_replies); }
 
 void lose_set_replies(int n) noexcept { lost_set_replies.store(n); }
 bool take_lost_set_reply() noexcept { return take_one(lost_set_replies); }
+
+void lose_delete_replies(int n) noexcept { lost_delete_replies.store(n); }
+bool take_lost_delete_reply() noexcept { return take_one(lost_delete_replies); }
+
+void lose_multi_replies(int n) noexcept { lost_multi_replies.store(n); }
+bool take_lost_multi_reply() noexcept { return take_one(lost_multi_replies); }
+
+void refuse_requests(int n) noexcept { refused_requests.store(n); }
+bool take_refused_request() noexcept { return take_one(refused_requests); }
 
 void delay_handle_publication_by(int milliseconds) noexcept { handle_publication_delay_ms.store(milliseconds); }
 void delay_handle_publication() noexcept {

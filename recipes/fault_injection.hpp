@@ -17,6 +17,19 @@ bool take_lost_create_reply() noexcept;
 void lose_set_replies(int n) noexcept;
 bool take_lost_set_reply() noexcept;
 
+// The same for deletes and multis: applied by the server, reported to the
+// request as a connection loss (a reply lost with the connection).
+void lose_delete_replies(int n) noexcept;
+bool take_lost_delete_reply() noexcept;
+void lose_multi_replies(int n) noexcept;
+bool take_lost_multi_reply() noexcept;
+
+// The next n requests of any kind are refused before they are sent, as the
+// C client refuses them on a handle that is closing or whose session has
+// expired (ZINVALIDSTATE, nothing reaches the server).
+void refuse_requests(int n) noexcept;
+bool take_refused_request() noexcept;
+
 // Makes each new ZooKeeper handle wait this long between zookeeper_init and
 // being published to its session: the window in which the C client can
 // report "connected" before the session knows the handle (0: no wait).

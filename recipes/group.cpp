@@ -107,8 +107,9 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
     link_.remove_listener(listener_);
     // Delete the node from here: no strand handler runs any more.
     std::lock_guard lock(mutex_);
-    if (joined_flag_) link_.remove_reliably(path_);
+    if (joined_flag_) link_.remove_owned(joined_node_);
     joined_flag_ = false;
+    alive_.reset();  // a create still unanswered: the session deletes what it makes
   }
 
   bool joined() const {
@@ -143,6 +144,13 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
     link_.create(path_, data(), {create_mode::ephemeral, {}, {}}, false,
                  on_strand([](group_member_core& me, std::error_code ec, created_node made) {
                    if (!ec) return me.joined(made.stat);
+                   if (ec == errc::session_expired) {
+                     // Its session ended before it was sent: join on the
+                     // new one (now, or when on_session_event sees it).
+                     me.joining_ = false;
+                     if (me.wanted_ && me.link_.state() == session_state::connected) me.create();
+                     return;
+                   }
                    if (ec == errc::no_node) {
                      return me.link_.ensure_path(me.path_.substr(0, me.path_.rfind('/')),
                                                  me.on_strand([](group_member_core& self, std::error_code e) {
@@ -153,7 +161,8 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
                    if (ec == errc::node_exists) return me.inspect_existing();
                    if (is_connection_loss(ec)) return me.inspect_existing();  // did our create land?
                    me.fail_join(ec);
-                 }));
+                 }),
+                 request_scope{alive_, 0});
   }
 
   // The id is taken: by us (a create whose reply was lost), by an earlier
@@ -165,28 +174,75 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
                 auto owner = n.stat.ephemeral_owner;
                 if (owner == me.link_.session_id()) return me.joined(n.stat);
                 if (me.past_sessions_.count(owner)) {
-                  log(log_level::info, "member '" + me.options_.member_id + "': replacing our node of an old session");
-                  return me.link_.remove(me.path_, n.stat.version,
-                                         me.on_strand([](group_member_core& self, std::error_code e) {
-                                           if (e && e != errc::no_node) return self.fail_join(e);
-                                           self.create();
-                                         }));
+                  // Another session's node, if an old one of ours: never
+                  // ours to delete. The server deletes it when it expires
+                  // that session; we join the moment it does.
+                  log(log_level::info, "member '" + me.options_.member_id +
+                                           "': waiting for the server to delete our node of an old session");
+                  return me.wait_for_old_node();
                 }
                 me.fail_join(errc::member_id_taken);
               }));
+  }
+
+  void wait_for_old_node() {
+    auto watcher = [weak = weak_from_this()](const watch_event&) {
+      if (auto self = weak.lock())
+        self->post([](group_member_core& me) {
+          if (me.joining_ && !me.joined_) me.create();
+        });
+    };
+    link_.exists(path_, std::move(watcher), on_strand([](group_member_core& me, std::error_code ec, std::optional<stat> st) {
+                   if (ec) return me.fail_join(ec);
+                   if (!st) me.create();  // gone already (its watch may fire too: create() answers node_exists then)
+                 }));
+  }
+
+  // Our node is watched while we are joined: deleted from outside (an
+  // admin, a repair), we join again at once instead of running unseen.
+  void watch_own_node() {
+    auto czxid = joined_node_czxid_;
+    auto watcher = [weak = weak_from_this(), czxid](const watch_event& e) {
+      if (e.type == watch_event_type::session_lost) return;  // session events decide
+      if (auto self = weak.lock())
+        self->post([czxid, type = e.type](group_member_core& me) {
+          if (!me.joined_ || czxid != me.joined_node_czxid_) return;
+          if (type != watch_event_type::deleted) return me.watch_own_node();
+          me.own_node_deleted();
+        });
+    };
+    link_.exists(path_, std::move(watcher),
+                 on_strand([czxid](group_member_core& me, std::error_code ec, std::optional<stat> st) {
+                   if (ec || !me.joined_ || czxid != me.joined_node_czxid_) return;
+                   if (!st || st->czxid != czxid) me.own_node_deleted();
+                 }));
+  }
+
+  void own_node_deleted() {
+    log(log_level::warn, "member '" + options_.member_id + "': our member node was deleted; joining again");
+    joined_ = false;
+    joined_node_czxid_ = 0;
+    {
+      std::lock_guard lock(mutex_);
+      joined_flag_ = false;
+    }
+    if (wanted_ && !joining_) create();
   }
 
   void joined(const stat& st) {
     joining_ = false;
     joined_ = true;
     version_ = st.version;
+    joined_node_czxid_ = st.czxid;
     past_sessions_.insert(link_.session_id());
     {
       std::lock_guard lock(mutex_);
       joined_flag_ = true;
+      joined_node_ = {path_, st.ephemeral_owner, st.czxid};
       self_ = {options_.member_id, options_.affinity, options_.endpoint, options_.meta, link_.session_id(), st.version};
     }
     if (!wanted_) return leave_now();  // left while joining
+    watch_own_node();
     auto waiters = std::move(join_waiters_);
     join_waiters_.clear();
     for (auto& w : waiters) w({});
@@ -208,6 +264,11 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
       return;
     }
     wanted_ = false;
+    // A create whose outcome we never learned (its reply lost, the look
+    // after it failed) may have made our node: it must not stay as a
+    // phantom member. Deleted only if it is this session's.
+    if (ec != errc::member_id_taken && !is_session_expired(ec) && ec != errc::session_closed)
+      link_.remove_owned({path_, link_.session_id(), 0});
     for (auto& w : waiters) w(ec);
   }
 
@@ -293,9 +354,10 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
   void leave_now() {
     wanted_ = false;
     retry_timer_.cancel();
-    if (joined_) link_.remove_reliably(path_);
-    joined_ = false;
+    joined_node_czxid_ = 0;
     std::lock_guard lock(mutex_);
+    if (joined_) link_.remove_owned(joined_node_);
+    joined_ = false;
     joined_flag_ = false;
   }
 
@@ -331,9 +393,14 @@ class group_member_core : public std::enable_shared_from_this<group_member_core>
   std::int32_t version_ = 0;
   std::set<std::int64_t> past_sessions_;
   std::vector<group_member::completion> join_waiters_;
+  std::int64_t joined_node_czxid_ = 0;  // our node while joined_ (0: none)
+  // Holds the nodes our creates make (ephemeral_ledger): reset by stop(),
+  // so a create answered after that is deleted by the session.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   mutable std::mutex mutex_;
   bool joined_flag_ = false;
+  owned_node joined_node_;  // what stop() deletes
   member_info self_;
 };
 

@@ -53,8 +53,12 @@ class lock_core : public std::enable_shared_from_this<lock_core> {
   void lock(std::optional<std::chrono::milliseconds> timeout, distributed_lock::completion done) {
     std::unique_lock lock(mutex_);
     if (held_) {
+      // The token is good only while the contender still holds: after a
+      // freeze the lease may have lapsed before its revoke has run.
       auto token = token_;
+      bool holding = contender_->holding();
       lock.unlock();
+      if (!holding) return done(errc::lease_lapsed, 0);
       return done({}, token);
     }
     if (waiter_) {

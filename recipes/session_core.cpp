@@ -7,6 +7,7 @@
 
 #include "backoff.hpp"
 #include "fault_injection.hpp"
+#include "session_operations.hpp"
 #include "validate.hpp"
 
 namespace nominee::detail {
@@ -27,7 +28,8 @@ session_core::session_core(asio::any_io_executor executor, session_options optio
       options_(std::move(options)),
       default_acl_(options_.default_acl  ? *options_.default_acl
                    : options_.digest.empty() ? open_acl()
-                                             : creator_all_world_read_acl()) {}
+                                             : creator_all_world_read_acl()),
+      orphan_timer_(strand_) {}
 
 session_core::~session_core() {
   // session::~session closed us already; this covers a core that never got
@@ -114,6 +116,61 @@ std::shared_ptr<zookeeper_handle> session_core::current_handle() const {
   return handle_;
 }
 
+std::uint64_t session_core::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+std::uint64_t session_core::generation_of(std::int64_t session_id) const {
+  std::lock_guard lock(mutex_);
+  if (closed_ || session_id == 0 || session_id != session_id_ || session_generation_ != generation_) return 0;
+  return session_generation_;
+}
+
+void session_core::record_ephemeral(const owned_node& node, const node_holder& holder) {
+  if (holder.expired()) {
+    // Its recipe is gone: nobody will take this node, so the request that
+    // made it deletes it (the recipe could not: it no longer exists).
+    ledger_.releasing(node);
+    count_orphan_removed();
+    start_owned_removal(shared_from_this(), node, {});
+    return;
+  }
+  ledger_.record(node.path, {node.session_id, node.czxid, holder, false, false});
+  arm_orphan_audit();
+}
+
+void session_core::count_orphan_removed() {
+  std::lock_guard lock(statistics_mutex_);
+  ++statistics_.orphans_removed;
+}
+
+void session_core::arm_orphan_audit() {
+  if (orphan_audit_armed_ || closed()) return;
+  orphan_audit_armed_ = true;
+  orphan_timer_.expires_after(options_.orphan_audit_interval);
+  orphan_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->orphan_audit_armed_ = false;
+    if (ec) return;
+    self->audit_orphans();
+  });
+}
+
+// Nodes whose holder went, or that a recipe released and could not delete
+// yet (its removal gave up): delete each while it is provably ours.
+void session_core::audit_orphans() {
+  for (auto& [node, abandoned] : ledger_.take_orphans()) {
+    if (abandoned) {
+      log(log_level::warn, "removing '" + node.path + "': an ephemeral node of this session that no recipe holds");
+      count_orphan_removed();
+    }
+    start_owned_removal(shared_from_this(), node, {});
+  }
+  if (ledger_.size() > 0) arm_orphan_audit();
+}
+
 session::listener_id session_core::add_listener(session::listener on_event) {
   std::lock_guard lock(mutex_);
   auto id = next_listener_id_++;
@@ -146,6 +203,7 @@ void session_core::close() {
   for (auto& c : closers) c.thread.join();
   asio::post(strand_, [self = shared_from_this(), event] {
     if (self->reopen_timer_) self->reopen_timer_->cancel();
+    self->orphan_timer_.cancel();
     self->flush_watches(0, true);
     self->finish_waiters(errc::session_closed);
     self->notify(event);
@@ -228,7 +286,9 @@ void session_core::apply_session_state(std::uint64_t generation, int zoo_state) 
     {
       std::lock_guard lock(mutex_);
       same_session = id && id->client_id == session_id_ && session_id_ != 0;
+      if (!same_session && session_id_ != 0) ledger_.forget_session(session_id_);
       session_id_ = id ? id->client_id : 0;
+      session_generation_ = generation;
       password_.assign(id ? id->passwd : "", id ? sizeof(id->passwd) : 0);
       negotiated_timeout_ = timeout;
     }
@@ -245,6 +305,7 @@ void session_core::apply_session_state(std::uint64_t generation, int zoo_state) 
       return std::string(buf);
     }() + " expired");
     flush_watches(generation, false);
+    ledger_.forget_session(session_id());  // the server deleted them with the session
     set_state(session_state::expired);
     std::shared_ptr<zookeeper_handle> old;
     {

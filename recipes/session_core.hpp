@@ -32,6 +32,7 @@
 #include <nominee/session_state.hpp>
 #include <nominee/watch_event.hpp>
 
+#include "ephemeral_ledger.hpp"
 #include "zookeeper_handle.hpp"
 
 namespace nominee::detail {
@@ -67,6 +68,19 @@ class session_core : public std::enable_shared_from_this<session_core> {
 
   // The handle requests go to now; null once closed (or while none is open).
   std::shared_ptr<zookeeper_handle> current_handle() const;
+  // The newest handle's generation (its handle may not be published yet).
+  std::uint64_t generation() const;
+  // The generation of the handle that holds this session, if it is the
+  // current one; 0 if the session is not ours now (it ended, or a new
+  // handle is opening). A request bound to a session uses it.
+  std::uint64_t generation_of(std::int64_t session_id) const;
+
+  // --- the ephemeral ledger (ephemeral_ledger.hpp), strand only ---------
+  // A create made this node for `holder`: recorded, or deleted at once if
+  // the holder is gone already.
+  void record_ephemeral(const owned_node& node, const node_holder& holder);
+  ephemeral_ledger& ledger() noexcept { return ledger_; }
+  void count_orphan_removed();
 
   // --- watch registry ---------------------------------------------------
   // A watch's id travels through the C client as its context; an id that is
@@ -105,6 +119,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
   void finish_waiters(std::error_code ec);                          // strand
   void retire_handle(std::shared_ptr<zookeeper_handle> handle);     // close it off the strand
   void reopen_after_expiry(int attempt);                            // strand
+  void arm_orphan_audit();                                          // strand
+  void audit_orphans();                                             // strand
 
   boost::asio::any_io_executor executor_;
   strand_type strand_;
@@ -122,6 +138,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::vector<int> early_states_;
   session_state state_ = session_state::connecting;
   std::int64_t session_id_ = 0;
+  std::uint64_t session_generation_ = 0;  // the handle that got session_id_
   std::string password_;
   std::chrono::milliseconds negotiated_timeout_{0};
   bool closed_ = false;
@@ -138,6 +155,9 @@ class session_core : public std::enable_shared_from_this<session_core> {
 
   std::vector<connect_waiter> waiters_;  // strand only
   std::unique_ptr<boost::asio::steady_timer> reopen_timer_;  // strand only
+  ephemeral_ledger ledger_;                                  // strand only
+  boost::asio::steady_timer orphan_timer_;                   // strand only
+  bool orphan_audit_armed_ = false;                          // strand only
 };
 
 }  // namespace nominee::detail

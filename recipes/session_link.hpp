@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nominee/session.hpp>
 
@@ -56,11 +57,20 @@ class session_link {
     if (auto c = lock()) c->remove_listener(id);
   }
 
+  // The newest handle's generation: a request bound to a session
+  // (request_scope) fails once it changes.
+  std::uint64_t generation() const {
+    auto c = lock();
+    return c ? c->generation() : 0;
+  }
+
   template <class Handler>
-  void create(std::string path, std::string data, create_options options, bool protect, Handler&& h) const {
+  void create(std::string path, std::string data, create_options options, bool protect, Handler&& h,
+              request_scope scope = {}) const {
     if (auto c = lock())
       start_create(c, std::move(path), std::move(data), std::move(options), protect,
-                   completion<std::error_code, created_node>(std::forward<Handler>(h), c->executor()));
+                   completion<std::error_code, created_node>(std::forward<Handler>(h), c->executor()),
+                   std::move(scope));
   }
   template <class Handler>
   void get(std::string path, session::watcher w, Handler&& h) const {
@@ -86,15 +96,31 @@ class session_link {
                 completion<std::error_code, stat>(std::forward<Handler>(h), c->executor()));
   }
   template <class Handler>
-  void remove(std::string path, std::int32_t version, Handler&& h) const {
+  void remove(std::string path, std::int32_t version, Handler&& h, request_scope scope = {}) const {
     if (auto c = lock())
-      start_remove(c, std::move(path), version, completion<std::error_code>(std::forward<Handler>(h), c->executor()));
+      start_remove(c, std::move(path), version, completion<std::error_code>(std::forward<Handler>(h), c->executor()),
+                   std::move(scope));
   }
-  // Deletes a node of ours until it is gone: a delete sent while the
-  // connection is down fails with connection loss, and an ephemeral node
-  // left behind on a live session would block whoever queues after it.
-  // Stops when the node is gone, the session ends, or after max_attempts.
-  void remove_reliably(std::string path, int max_attempts = 100) const;
+  // Deletes an ephemeral node of ours, only while it is provably ours
+  // (start_owned_removal): a node left behind on a live session would block
+  // whoever queues after it, and one deleted blindly may be a successor's.
+  template <class Handler>
+  void remove_owned(owned_node node, Handler&& h) const {
+    if (auto c = lock())
+      start_owned_removal(c, std::move(node), completion<std::error_code>(std::forward<Handler>(h), c->executor()));
+  }
+  // The same, for a caller that needs no answer (the session's orphan audit
+  // retries a removal that gives up).
+  void remove_owned(owned_node node) const {
+    if (auto c = lock()) start_owned_removal(c, std::move(node), {});
+  }
+  template <class Handler>
+  void multi(std::vector<operation> ops, Handler&& h, request_scope scope = {}) const {
+    if (auto c = lock())
+      start_multi(c, std::move(ops),
+                  completion<std::error_code, std::vector<operation_result>>(std::forward<Handler>(h), c->executor()),
+                  std::move(scope));
+  }
 
   template <class Handler>
   void ensure_path(std::string path, Handler&& h) const {

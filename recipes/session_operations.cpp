@@ -40,17 +40,28 @@ void* watch_context(std::uint64_t id) { return reinterpret_cast<void*>(static_ca
 // The state every request shares: deadline, retries, stale-reply filtering.
 class request : public std::enable_shared_from_this<request> {
  public:
-  explicit request(const std::shared_ptr<session_core>& core)
+  explicit request(const std::shared_ptr<session_core>& core, request_scope scope = {},
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(0))
       : core_(core),
         strand_(core->strand()),
+        scope_(std::move(scope)),
         started_(clock::now()),
-        deadline_(started_ + core->options().operation_timeout),
+        deadline_(started_ + (timeout.count() > 0 ? timeout : core->options().operation_timeout)),
         deadline_timer_(strand_),
         retry_timer_(strand_) {}
   virtual ~request() = default;
 
   void begin() {
     asio::post(strand_, [self = shared_from_this()] {
+      if (self->session_bound()) {
+        // A write belongs to the session it was meant for: the one named,
+        // or the one current now. It is never sent on a later one.
+        auto c = self->core();
+        if (!c || c->closed()) return self->fail(errc::session_closed);
+        self->bound_generation_ =
+            self->scope_.on_session ? c->generation_of(self->scope_.on_session) : c->generation();
+        if (self->bound_generation_ == 0) return self->fail(errc::session_expired);
+      }
       self->deadline_timer_.expires_at(self->deadline_);
       // Pending timer handlers own the request: between a reply and its
       // retry nothing else does. finish() cancels them, which releases it.
@@ -84,6 +95,13 @@ class request : public std::enable_shared_from_this<request> {
   virtual void report_failure(std::error_code ec) = 0;
   // Safe to send again after a connection loss (reads; protected steps).
   virtual bool idempotent() const = 0;
+  // Sent only on one session: asked once, when the request starts. True for
+  // what belongs to a session (an ephemeral create) or could remove what
+  // the next session's world has at the path (a delete): an unsent
+  // persistent create or a versioned set means the same on any session.
+  virtual bool session_bound() const { return false; }
+  virtual int max_retries() const { return core_.lock() ? core_.lock()->options().retry.max_attempts : 0; }
+  const request_scope& scope() const { return scope_; }
 
   std::shared_ptr<session_core> core() const { return core_.lock(); }
   std::uint64_t sent_generation() const { return sent_generation_; }
@@ -109,6 +127,8 @@ class request : public std::enable_shared_from_this<request> {
  private:
   std::weak_ptr<session_core> core_;
   session_core::strand_type strand_;
+  request_scope scope_;
+  std::uint64_t bound_generation_ = 0;  // session_bound(): the only handle generation it may go to
   clock::time_point started_;
   clock::time_point deadline_;
   asio::steady_timer deadline_timer_;
@@ -194,7 +214,9 @@ void request::transmit() {
   auto c = core();
   if (!c || c->closed()) return fail(errc::session_closed);
   auto handle = c->current_handle();
-  if (!handle) {
+  if (bound_generation_ != 0 && (handle ? handle->generation() : c->generation()) != bound_generation_)
+    return fail(errc::session_expired);  // its session is gone: never resent on the next one
+  if (!handle || fault_injection::take_refused_request()) {
     reply r;
     r.rc = ZINVALIDSTATE;  // between sessions: retried once the next one opens
     r.sent = false;
@@ -225,9 +247,15 @@ void request::retry_or_fail(std::error_code ec, bool sent) {
   if (!c || c->closed()) return fail(errc::session_closed);
   if (c->state() == session_state::auth_failed) return fail(errc::auth_failed);
   bool between_sessions = ec == errc::session_expired || ec == errc::invalid_state || ec == errc::closing;
-  bool transient = is_retriable(ec) || (between_sessions && c->options().reconnect_after_expiry);
+  if (bound_generation_ != 0 && between_sessions) {
+    // Refused before sending (the C client's handle is closing, or knows
+    // its session expired before we do): try again on the same handle
+    // only; once it is replaced, transmit() fails the request.
+    if (ec == errc::session_expired || c->generation() != bound_generation_) return fail(errc::session_expired);
+  }
+  bool transient = is_retriable(ec) || (between_sessions && (bound_generation_ != 0 || c->options().reconnect_after_expiry));
   if (!transient || (sent && !idempotent())) return fail(ec);
-  if (retries_ >= c->options().retry.max_attempts) return fail(ec);
+  if (retries_ >= max_retries()) return fail(ec);
   auto delay = backoff_delay(c->options().retry, retries_++, c->random());
   if (clock::now() + delay >= deadline_) return fail(errc::deadline_exceeded);
   retry_timer_.expires_after(delay);
@@ -364,15 +392,19 @@ class set_request final : public request {
 class remove_request final : public request {
  public:
   remove_request(const std::shared_ptr<session_core>& core, std::string path, std::int32_t version,
-                 completion<std::error_code> done)
-      : request(core), path_(std::move(path)), version_(version), done_(std::move(done)) {}
+                 completion<std::error_code> done, request_scope scope)
+      : request(core, std::move(scope)), path_(std::move(path)), version_(version), done_(std::move(done)) {}
 
  private:
   bool idempotent() const override { return false; }
+  bool session_bound() const override { return true; }
   int send(zhandle_t* zh, void* call) override {
     return zoo_adelete(zh, path_.c_str(), version_, on_void_reply, call);
   }
   void on_reply(reply&& r) override {
+    if (r.rc == ZOK || r.rc == ZNONODE)
+      if (auto c = core()) c->ledger().erase(path_);
+    if (r.rc == ZOK && fault_injection::take_lost_delete_reply()) r.rc = ZCONNECTIONLOSS;
     if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
     finish();
     done_({});
@@ -382,6 +414,90 @@ class remove_request final : public request {
   std::string path_;
   std::int32_t version_;
   completion<std::error_code> done_;
+};
+
+// See start_owned_removal in the header.
+class owned_removal_request final : public request {
+ public:
+  owned_removal_request(const std::shared_ptr<session_core>& core, owned_node node, completion<std::error_code> done)
+      : request(core, request_scope{{}, node.session_id}, removal_patience(*core)),
+        node_(std::move(node)),
+        done_(std::move(done)) {}
+
+ private:
+  enum class step { look, remove };
+
+  // The node blocks whoever queues behind it for as long as our session
+  // lives: keep at it well past one operation's deadline.
+  static std::chrono::milliseconds removal_patience(const session_core& core) {
+    return std::max(core.options().operation_timeout, 6 * core.options().session_timeout);
+  }
+  bool idempotent() const override { return step_ == step::look; }
+  bool session_bound() const override { return true; }
+  int max_retries() const override { return 1000; }  // the deadline bounds it
+
+  void on_begin() override {
+    if (auto c = core()) c->ledger().releasing(node_);
+  }
+  int send(zhandle_t* zh, void* call) override {
+    if (step_ == step::look) return zoo_aexists(zh, node_.path.c_str(), 0, on_stat_reply, call);
+    return zoo_adelete(zh, node_.path.c_str(), version_, on_void_reply, call);
+  }
+  void on_reply(reply&& r) override {
+    if (step_ == step::look) {
+      if (r.rc == ZNONODE) return succeed();
+      if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
+      auto& st = *r.stat;
+      if (st.ephemeral_owner != node_.session_id || (node_.czxid != 0 && st.czxid != node_.czxid)) {
+        // Someone else's node now (ours went and another took the path),
+        // or a newer node of ours: neither is this removal's to delete.
+        forget();
+        finish();
+        if (done_) done_(errc::not_owner);
+        return;
+      }
+      version_ = st.version;
+      step_ = step::remove;
+      return transmit();
+    }
+    if (r.rc == ZOK && fault_injection::take_lost_delete_reply()) {
+      r.rc = ZCONNECTIONLOSS;
+      r.sent = true;
+    }
+    if (r.rc == ZOK || r.rc == ZNONODE) return succeed();
+    auto ec = to_error(r.rc);
+    if (r.rc == ZBADVERSION || (r.sent && is_connection_loss(ec))) {
+      // Did it land? Look again (on this session) before another delete.
+      step_ = step::look;
+      if (r.rc == ZBADVERSION) return transmit();
+      return retry_or_fail(ec, false);
+    }
+    retry_or_fail(ec, r.sent);
+  }
+  void forget() {
+    if (auto c = core()) c->ledger().erase(node_);
+  }
+  void succeed() {
+    forget();
+    finish();
+    if (done_) done_({});
+  }
+  void report_failure(std::error_code ec) override {
+    if (auto c = core()) {
+      if (is_session_expired(ec))
+        c->ledger().erase(node_);  // the server deletes it with the session
+      else
+        c->ledger().removal_failed(node_.path);  // the orphan audit tries again
+    }
+    if (!is_session_expired(ec) && ec != errc::session_closed)
+      log(log_level::warn, describe("could not delete our node", node_.path) + " yet: " + ec.message());
+    if (done_) done_(ec);
+  }
+
+  owned_node node_;
+  completion<std::error_code> done_;
+  step step_ = step::look;
+  std::int32_t version_ = 0;
 };
 
 int send_create(zhandle_t* zh, const std::string& path, const std::string& data, const create_options& options,
@@ -394,13 +510,17 @@ int send_create(zhandle_t* zh, const std::string& path, const std::string& data,
                       on_string_stat_reply, call);
 }
 
+void start_protected_sweep(const std::shared_ptr<session_core>& core, std::string parent, std::string prefix,
+                           std::int64_t session_id);
+
 // create, and the protected create: after a connection loss it lists the
 // parent for its "_c_<uuid>-" name rather than create a second node.
 class create_request final : public request {
  public:
   create_request(const std::shared_ptr<session_core>& core, std::string path, std::string data,
-                 create_options options, bool protect, completion<std::error_code, created_node> done)
-      : request(core),
+                 create_options options, bool protect, completion<std::error_code, created_node> done,
+                 request_scope scope)
+      : request(core, std::move(scope)),
         path_(std::move(path)),
         data_(std::move(data)),
         options_(std::move(options)),
@@ -420,6 +540,7 @@ class create_request final : public request {
     path_ = protected_path(path_, uuid_);
   }
   bool idempotent() const override { return step_ != step::create; }
+  bool session_bound() const override { return ephemeral(); }
 
   std::string parent() const {
     auto slash = path_.rfind('/');
@@ -441,6 +562,7 @@ class create_request final : public request {
         if (r.rc == ZOK && fault_injection::take_lost_create_reply()) r.rc = ZCONNECTIONLOSS;
         if (r.rc == ZOK) return succeed(std::move(r.path), r.stat.value_or(stat{}));
         if (protect_ && r.sent && is_connection_loss(to_error(r.rc))) {
+          maybe_landed_ = true;
           step_ = step::find;  // did it land? ask before trying again
           return retry_or_fail(to_error(r.rc), false);
         }
@@ -456,6 +578,7 @@ class create_request final : public request {
           step_ = step::stat;
           return transmit();
         }
+        maybe_landed_ = false;
         step_ = step::create;  // it did not land: now it is safe to send again
         return transmit();
       }
@@ -469,11 +592,24 @@ class create_request final : public request {
     }
   }
 
+  bool ephemeral() const {
+    return options_.mode == create_mode::ephemeral || options_.mode == create_mode::ephemeral_sequential;
+  }
   void succeed(std::string created, stat s) {
     finish();
+    if (ephemeral() && has_holder(scope().holder))
+      if (auto c = core()) c->record_ephemeral({created, s.ephemeral_owner, s.czxid}, scope().holder);
     done_({}, created_node{std::move(created), s});
   }
-  void report_failure(std::error_code ec) override { done_(ec, created_node{path_, {}}); }
+  void report_failure(std::error_code ec) override {
+    // A protected create that may have landed (its reply was lost, and the
+    // find did not answer in time) could leave a node nobody knows of, the
+    // lowest in its queue for the whole session: find it by its UUID and
+    // delete it, whatever became of the caller.
+    if (protect_ && maybe_landed_ && ephemeral() && !is_session_expired(ec) && ec != errc::session_closed)
+      if (auto c = core()) start_protected_sweep(c, parent(), protected_prefix(uuid_), scope().on_session);
+    done_(ec, created_node{path_, {}});
+  }
 
   std::string path_;
   std::string data_;
@@ -483,14 +619,61 @@ class create_request final : public request {
   std::string uuid_;
   std::string found_;
   step step_ = step::create;
+  bool maybe_landed_ = false;  // a create was sent and its answer lost
   completion<std::error_code, created_node> done_;
 };
+
+// Finds a protected node of ours by its UUID prefix and deletes it (an owned
+// removal): what a protected create that ended without knowing leaves behind.
+class protected_sweep_request final : public request {
+ public:
+  protected_sweep_request(const std::shared_ptr<session_core>& core, std::string parent, std::string prefix,
+                          std::int64_t session_id)
+      : request(core, request_scope{{}, session_id}, std::max(core->options().operation_timeout,
+                                                               6 * core->options().session_timeout)),
+        parent_(std::move(parent)),
+        prefix_(std::move(prefix)) {}
+
+ private:
+  bool idempotent() const override { return true; }
+  bool session_bound() const override { return true; }  // the node lives and dies with its session
+  int max_retries() const override { return 1000; }     // the deadline bounds it
+  int send(zhandle_t* zh, void* call) override {
+    return zoo_aget_children2(zh, parent_.c_str(), 0, on_children_reply, call);
+  }
+  void on_reply(reply&& r) override {
+    if (r.rc == ZNONODE) return finish();
+    if (r.rc != ZOK) return retry_or_fail(to_error(r.rc), r.sent);
+    finish();
+    auto c = core();
+    if (!c) return;
+    for (auto& name : r.names) {
+      if (name.compare(0, prefix_.size(), prefix_) != 0) continue;
+      auto path = (parent_ == "/" ? "" : parent_) + "/" + name;
+      log(log_level::info, describe("deleting the node of a create that ended unanswered", path));
+      c->count_orphan_removed();
+      start_owned_removal(c, {path, scope().on_session ? scope().on_session : c->session_id(), 0}, {});
+    }
+  }
+  void report_failure(std::error_code ec) override {
+    if (!is_session_expired(ec) && ec != errc::session_closed)
+      log(log_level::warn, "could not look for an unanswered create's node under '" + parent_ + "': " + ec.message());
+  }
+
+  std::string parent_;
+  std::string prefix_;
+};
+
+void start_protected_sweep(const std::shared_ptr<session_core>& core, std::string parent, std::string prefix,
+                           std::int64_t session_id) {
+  std::make_shared<protected_sweep_request>(core, std::move(parent), std::move(prefix), session_id)->begin();
+}
 
 class multi_request final : public request {
  public:
   multi_request(const std::shared_ptr<session_core>& core, std::vector<operation> ops,
-                completion<std::error_code, std::vector<operation_result>> done)
-      : request(core), ops_(std::move(ops)), done_(std::move(done)) {
+                completion<std::error_code, std::vector<operation_result>> done, request_scope scope)
+      : request(core, std::move(scope)), ops_(std::move(ops)), done_(std::move(done)) {
     default_acl_ = std::make_unique<zoo_acl>(core->default_acl());
   }
 
@@ -517,6 +700,15 @@ class multi_request final : public request {
 
  private:
   bool idempotent() const override { return false; }
+  bool session_bound() const override {
+    for (auto& o : ops_) {
+      if (std::holds_alternative<op::remove>(o)) return true;
+      if (auto* c = std::get_if<op::create>(&o))
+        if (c->options.mode == create_mode::ephemeral || c->options.mode == create_mode::ephemeral_sequential)
+          return true;
+    }
+    return false;
+  }
 
   int send(zhandle_t* zh, void* call) override {
     // The 3.8 C client's zoo_amulti crashes the process on a handle whose
@@ -566,9 +758,34 @@ class multi_request final : public request {
   }
 
   void on_reply(reply&& r) override {
+    if (r.rc == ZOK) keep_ledger(r.results);
+    if (r.rc == ZOK && fault_injection::take_lost_multi_reply()) {
+      r.rc = ZCONNECTIONLOSS;
+      r.results.clear();
+    }
     if (r.rc != ZOK && !r.sent) return retry_or_fail(to_error(r.rc), false);
     finish();
     done_(to_error(r.rc), std::move(r.results));
+  }
+  // What the multi deleted leaves the ledger; what it made for a holder
+  // joins it. All its operations share one zxid: a set's mzxid is the
+  // czxid of the nodes it created.
+  void keep_ledger(const std::vector<operation_result>& results) {
+    auto c = core();
+    if (!c) return;
+    std::int64_t zxid = 0;
+    for (auto& res : results)
+      if (res.stat && res.stat->mzxid != 0) zxid = res.stat->mzxid;
+    for (std::size_t i = 0; i < ops_.size() && i < results.size(); ++i) {
+      if (auto* remove = std::get_if<op::remove>(&ops_[i])) {
+        c->ledger().erase(remove->path);
+      } else if (auto* create = std::get_if<op::create>(&ops_[i])) {
+        bool ephemeral = create->options.mode == create_mode::ephemeral ||
+                         create->options.mode == create_mode::ephemeral_sequential;
+        if (ephemeral && has_holder(scope().holder))
+          c->record_ephemeral({results[i].path, c->session_id(), zxid}, scope().holder);
+      }
+    }
   }
   void report_failure(std::error_code ec) override { done_(ec, {}); }
 
@@ -648,13 +865,14 @@ std::string protected_path(const std::string& path, const std::string& uuid) {
 }
 
 void start_create(const std::shared_ptr<session_core>& core, std::string path, std::string data,
-                  create_options options, bool protect, completion<std::error_code, created_node> done) {
+                  create_options options, bool protect, completion<std::error_code, created_node> done,
+                  request_scope scope) {
   if (auto ec = check_create(path, data, options)) {
     log_rejected("create", path, ec);
     return done(ec, created_node{std::move(path), {}});
   }
   std::make_shared<create_request>(core, std::move(path), std::move(data), std::move(options), protect,
-                                   std::move(done))
+                                   std::move(done), std::move(scope))
       ->begin();
 }
 
@@ -698,18 +916,18 @@ void start_set(const std::shared_ptr<session_core>& core, std::string path, std:
 }
 
 void start_remove(const std::shared_ptr<session_core>& core, std::string path, std::int32_t version,
-                  completion<std::error_code> done) {
+                  completion<std::error_code> done, request_scope scope) {
   std::error_code ec = check_path(path);
   if (!ec && version < any_version) ec = errc::invalid_option;
   if (ec) {
     log_rejected("remove", path, ec);
     return done(ec);
   }
-  std::make_shared<remove_request>(core, std::move(path), version, std::move(done))->begin();
+  std::make_shared<remove_request>(core, std::move(path), version, std::move(done), std::move(scope))->begin();
 }
 
 void start_multi(const std::shared_ptr<session_core>& core, std::vector<operation> operations,
-                 completion<std::error_code, std::vector<operation_result>> done) {
+                 completion<std::error_code, std::vector<operation_result>> done, request_scope scope) {
   std::error_code ec;
   std::size_t total_bytes = 0;
   if (operations.size() > max_multi_operations) ec = errc::too_many_operations;
@@ -742,7 +960,17 @@ void start_multi(const std::shared_ptr<session_core>& core, std::vector<operatio
     return done(ec, std::move(results));
   }
   if (operations.empty()) return done({}, {});
-  std::make_shared<multi_request>(core, std::move(operations), std::move(done))->begin();
+  std::make_shared<multi_request>(core, std::move(operations), std::move(done), std::move(scope))->begin();
+}
+
+void start_owned_removal(const std::shared_ptr<session_core>& core, owned_node node, completion<std::error_code> done) {
+  if (auto ec = check_path(node.path); ec || node.session_id == 0) {
+    if (!ec) ec = errc::invalid_option;
+    log_rejected("owned removal", node.path, ec);
+    if (done) done(ec);
+    return;
+  }
+  std::make_shared<owned_removal_request>(core, std::move(node), std::move(done))->begin();
 }
 
 void start_ensure_path(const std::shared_ptr<session_core>& core, std::string path,

@@ -158,6 +158,8 @@ option_problem check_session_options(const session_options& o) {
     return {errc::invalid_option, "session_options.session_timeout", ms(o.session_timeout)};
   if (o.operation_timeout.count() <= 0)
     return {errc::invalid_option, "session_options.operation_timeout", ms(o.operation_timeout)};
+  if (o.orphan_audit_interval.count() <= 0)
+    return {errc::invalid_option, "session_options.orphan_audit_interval", ms(o.orphan_audit_interval)};
   if (!o.digest.empty())
     if (auto ec = check_digest(o.digest)) return {ec, "session_options.digest", "<hidden>"};
   if (o.retry.initial_delay.count() < 0 || o.retry.max_delay < o.retry.initial_delay)

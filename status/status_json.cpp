@@ -39,6 +39,7 @@ json operations_json(const session_statistics& st) {
   return {
       {"count", st.operations.count},
       {"failed", st.failed},
+      {"orphans_removed", st.orphans_removed},
       {"p50_ms", st.operations.quantile_upper_ms(0.50)},
       {"p99_ms", st.operations.quantile_upper_ms(0.99)},
   };

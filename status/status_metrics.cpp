@@ -26,6 +26,9 @@ void write_session(prometheus_writer& w, const session_snapshot& s) {
   w.histogram_seconds("nominee_zookeeper_operation_seconds", {}, s.statistics.operations);
   w.family("nominee_zookeeper_operations_failed_total", "counter", "ZooKeeper operations that completed with an error.");
   w.sample("nominee_zookeeper_operations_failed_total", {}, s.statistics.failed);
+  w.family("nominee_orphan_nodes_removed_total", "counter",
+           "Ephemeral nodes of this session that no recipe held, deleted by the session's orphan audit.");
+  w.sample("nominee_orphan_nodes_removed_total", {}, s.statistics.orphans_removed);
 }
 
 void write_roles(prometheus_writer& w, const std::vector<role_snapshot>& roles) {

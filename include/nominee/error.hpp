@@ -69,6 +69,8 @@ enum class errc {
   not_a_number,              // a shared value that increase/decrease cannot read as an integer
   space_exhausted,           // a range space has no values left to grant
   not_coordinator,           // a coordinator-only call on a member that does not hold the role
+  not_owner,                 // the node there is another session's (or a newer one of ours): left alone
+  lease_lapsed,              // held, but the lease lapsed (a freeze, a lost connection): being revoked
 };
 
 const std::error_category& error_category() noexcept;

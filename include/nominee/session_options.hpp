@@ -32,6 +32,11 @@ struct session_options {
   retry_policy retry;
   // After the server expires the session, open a new one by itself.
   bool reconnect_after_expiry = true;
+  // How often the session looks for ephemeral nodes a recipe made on it but
+  // no longer holds (a create answered after its recipe was destroyed, say)
+  // and deletes them, so no ghost holds a lock or a key for the session's
+  // life. Counted in session_statistics::orphans_removed.
+  std::chrono::milliseconds orphan_audit_interval{1000};
 };
 
 }  // namespace nominee

@@ -15,6 +15,10 @@ struct session_statistics {
   // exists() on a free key, a compare-and-set that lost a race) are not
   // failures.
   std::uint64_t failed = 0;
+  // Ephemeral nodes of this session that no recipe held any more (their
+  // recipe was gone when the create was answered, or closed before it
+  // took them), found and deleted by the session's orphan audit.
+  std::uint64_t orphans_removed = 0;
 };
 
 }  // namespace nominee

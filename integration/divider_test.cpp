@@ -26,6 +26,7 @@
 // it too, to know exactly which keys a change must move (and the owner
 // nodes' paths, for what flush promises).
 #include "assignment.hpp"
+#include "fault_injection.hpp"
 #include "key_codec.hpp"
 #include "work_keys.hpp"
 #include "test_support.hpp"
@@ -964,6 +965,64 @@ TEST_F(DividerTest, TheAuditNoticesAnOwnerNodeDeletedFromOutside) {
   for (auto& stop : log_->stops()) other_stops += stop.key != "key-7";
   EXPECT_EQ(other_stops, 0u) << "only the key whose node went stops";
   ASSERT_TRUE(converged(all_a)) << "did not converge:" << describe(all_a);
+  expect_no_problems();
+}
+
+// Route 1 of the ownership review: A hands keys to B; A's deletes are
+// applied but their replies lost, as a dropped connection loses them, so the
+// keys wait on A as paused. B creates their owner nodes and starts them. A's
+// next reconcile (its audit runs one every 100 ms here) used to delete the
+// paused keys' nodes again by path: B's nodes, while B ran the keys. Now it
+// looks first, sees B's node, and lets the key go.
+TEST_F(DividerTest, ALostDeleteReplyNeverDeletesTheNewOwnersNode) {
+  struct hooks_off {
+    ~hooks_off() {
+      detail::fault_injection::lose_delete_replies(0);
+      detail::fault_injection::lose_multi_replies(0);
+    }
+  } off;
+  auto oa = options("a", 1);
+  oa.reconcile_interval = 1s;
+  members_.push_back(std::make_unique<member>(connect_session(hosts_), oa, log_, confirm_mode::posted));
+  auto& a = *members_.back();
+  auto started = a.d().async_start(use_future);
+  get_within(started, 60s);
+  auto keys = numbered(0, 40);
+  add_work(a, keys);
+  ASSERT_TRUE(converged(predict(keys, {{"a", 1}})));
+
+  detail::fault_injection::lose_delete_replies(1'000'000);
+  detail::fault_injection::lose_multi_replies(1'000'000);
+  auto ob = options("b", 1);
+  ob.reconcile_interval = 1s;
+  members_.push_back(std::make_unique<member>(connect_session(hosts_), ob, log_, confirm_mode::posted));
+  auto& b = *members_.back();
+  auto b_started = b.d().async_start(use_future);
+  get_within(b_started, 60s);
+  auto both = predict(keys, {{"a", 1}, {"b", 1}});
+  ASSERT_TRUE(converged(both)) << "did not converge:" << describe(both);
+
+  // Ten audits of A later, every key of B still has B's node.
+  auto b_keys = b.d().assigned();
+  ASSERT_FALSE(b_keys.empty());
+  auto lost_on_b = [&] {
+    for (auto& stop : log_->stops())
+      if (stop.member == "b" && stop.reason == stop_reason::lost) return true;
+    return false;
+  };
+  EXPECT_FALSE(wait_until(lost_on_b, 3s)) << "b lost a key: its owner node was deleted by a";
+  detail::fault_injection::lose_delete_replies(0);
+  detail::fault_injection::lose_multi_replies(0);
+  auto outsider = connect_session(hosts_);
+  std::size_t not_bs = 0;
+  for (auto& start : log_->starts()) {
+    if (start.member != "b") continue;
+    auto f = outsider->async_exists(start.lease.node, use_future);
+    auto st = get_within(f, 30s);
+    not_bs += !st || st->ephemeral_owner != b.s().session_id() || st->czxid != start.lease.token;
+  }
+  EXPECT_EQ(not_bs, 0u) << "keys b runs whose owner node is not b's own";
+  EXPECT_TRUE(matches(both)) << describe(both);
   expect_no_problems();
 }
 

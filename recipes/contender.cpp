@@ -279,7 +279,9 @@ void contender::watch_own_node() {
 // Our node is not there (deleted from outside, or its session ended):
 // stop holding, and stand again with a new one.
 void contender::node_gone() {
-  lose(contender_loss::node_deleted);
+  // After a freeze the lease lapsed before we heard of the node: that is
+  // what ended the hold (the server deleted the node with the session).
+  lose(holding_ && clock::now() >= lease_until_ ? contender_loss::suspended : contender_loss::node_deleted);
   ++epoch_;
   node_.clear();
   node_session_ = 0;

@@ -4,7 +4,7 @@
 # beside the library's sources; it kills a session from outside with the C
 # client, as session_test does.
 add_executable(divider_test divider_test.cpp)
-target_link_libraries(divider_test PRIVATE nominee_test_support ZooKeeper::zookeeper_mt GTest::gtest_main)
+target_link_libraries(divider_test PRIVATE nominee_test_support nominee_tcp_proxy ZooKeeper::zookeeper_mt GTest::gtest_main)
 target_include_directories(divider_test PRIVATE ${PROJECT_SOURCE_DIR}/recipes)
 add_test(NAME divider_test COMMAND divider_test)
 set_tests_properties(divider_test PROPERTIES LABELS integration TIMEOUT 600)

@@ -1032,6 +1032,54 @@ TEST_F(DividerTest, ALostDeleteReplyNeverDeletesTheNewOwnersNode) {
   TearDown();  // the members go before the proxy they talk through
 }
 
+// A frozen process (here: its session's only I/O thread blocked, so no
+// reply is read) must not go on believing it owns its keys: after the freeze
+// assigned() and still_valid() say so before the divider has run anything,
+// and the first callbacks are one on_stop(lease_lapsed) per key. The session
+// itself lived on (the C client kept pinging): the keys come back, same
+// tokens, once a heartbeat answers.
+TEST_F(DividerTest, AfterAFreezeTheLapsedLeaseStopsEveryKeyBeforeAnythingElse) {
+  auto& a = add("a", 1, confirm_mode::posted, connect_session(hosts_, 4s));
+  auto keys = numbered(0, 10);
+  add_work(a, keys);
+  auto all_a = predict(keys, {{"a", 1}});
+  ASSERT_TRUE(converged(all_a)) << describe(all_a);
+  auto leases = log_->starts();
+  ASSERT_EQ(leases.size(), keys.size());
+  for (auto& start : leases) {
+    EXPECT_GT(start.lease.valid_until, std::chrono::steady_clock::now()) << printable(start.lease.key);
+    EXPECT_TRUE(a.d().still_valid(start.lease));
+  }
+  auto stops_before = log_->stop_count();
+  auto starts_before = log_->start_count();
+
+  std::promise<std::pair<std::size_t, std::size_t>> seen;  // assigned, still valid, right after the freeze
+  boost::asio::post(a.s().get_executor(), [&] {
+    std::this_thread::sleep_for(4s);  // the freeze: past the 2.7 s lease
+    std::size_t valid = 0;
+    for (auto& start : leases) valid += a.d().still_valid(start.lease);
+    seen.set_value({a.d().assigned().size(), valid});
+  });
+  auto after = seen.get_future();
+  ASSERT_EQ(after.wait_for(30s), std::future_status::ready);
+  auto [assigned, valid] = after.get();
+  EXPECT_EQ(assigned, 0u) << "assigned() listed keys after the lease lapsed";
+  EXPECT_EQ(valid, 0u) << "still_valid() held after the lease lapsed";
+
+  ASSERT_TRUE(wait_until([&] { return log_->stop_count() >= stops_before + keys.size(); }, 30s));
+  auto stops = log_->stops(stops_before);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    EXPECT_EQ(stops[i].reason, stop_reason::lease_lapsed) << printable(stops[i].key) << ": " << to_string(stops[i].reason);
+  // No start came between the freeze and the stops (the ledger would have
+  // seen a second start without a stop); the keys come back on the session.
+  ASSERT_TRUE(converged(all_a)) << describe(all_a);
+  std::map<std::string, std::int64_t> first_tokens;
+  for (auto& start : leases) first_tokens[start.lease.key] = start.lease.token;
+  for (auto& start : log_->starts(starts_before))
+    EXPECT_EQ(start.lease.token, first_tokens[start.lease.key]) << printable(start.lease.key) << ": the same node";
+  expect_no_problems();
+}
+
 // --- members that die -------------------------------------------------------------
 
 TEST_F(DividerTest, ADeadMembersKeysAreTakenOverAndNeverRunTwice) {

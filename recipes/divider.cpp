@@ -20,6 +20,7 @@ std::string_view to_string(stop_reason reason) noexcept {
     case stop_reason::suspended: return "suspended";
     case stop_reason::expired: return "expired";
     case stop_reason::lost: return "lost";
+    case stop_reason::lease_lapsed: return "lease_lapsed";
   }
   return "?";
 }
@@ -63,6 +64,7 @@ void divider::release(std::string key, bool exclude, completion done) {
   core_->release(std::move(key), exclude, std::move(done));
 }
 std::set<std::string> divider::assigned() const { return core_->assigned(); }
+bool divider::still_valid(const key_lease& lease) const { return core_->still_valid(lease); }
 divider_status divider::status() const { return core_->status(); }
 std::int64_t divider::affinity() const { return core_->affinity(); }
 void divider::set_affinity(std::int64_t affinity, completion done) { core_->set_affinity(affinity, std::move(done)); }

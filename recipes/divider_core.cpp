@@ -22,7 +22,7 @@ divider_core::divider_core(session& s, divider_options options, divider::callbac
     : session_(&s), link_(s), executor_(s.get_executor()), strand_(asio::make_strand(s.get_executor())),
       options_(std::move(options)), callbacks_(std::move(cb)), base_(std::move(base)), coalesce_timer_(strand_),
       members_timer_(strand_), audit_timer_(strand_), fetch_timer_(strand_), let_go_timer_(strand_), flush_affinity_timer_(strand_),
-      ready_timer_(strand_), creates_timer_(strand_),
+      ready_timer_(strand_), creates_timer_(strand_), heartbeat_timer_(strand_), lease_timer_(strand_),
       affinity_(options_.affinity) {
   group_options g;
   g.root = base_;
@@ -38,14 +38,22 @@ divider_core::divider_core(session& s, divider_options options, divider::callbac
 template <class F>
 void divider_core::later(F f) {
   asio::post(strand_, [weak = weak_from_this(), f = std::move(f)]() mutable {
-    if (auto self = weak.lock()) self->gate_.run([&] { f(*self); });
+    if (auto self = weak.lock())
+      self->gate_.run([&] {
+        self->check_lease();
+        f(*self);
+      });
   });
 }
 
 template <class F>
 auto divider_core::on_strand(F f) {
   return asio::bind_executor(strand_, [weak = weak_from_this(), f = std::move(f)](auto&&... args) mutable {
-    if (auto self = weak.lock()) self->gate_.run([&] { f(*self, std::forward<decltype(args)>(args)...); });
+    if (auto self = weak.lock())
+      self->gate_.run([&] {
+        self->check_lease();  // after a freeze, the lapse comes before anything else
+        f(*self, std::forward<decltype(args)>(args)...);
+      });
   });
 }
 
@@ -77,6 +85,7 @@ void divider_core::start(done_type done) {
       me.connected_ = me.link_.state() == session_state::connected || me.link_.state() == session_state::reconnected;
     }
     me.started_ = true;
+    if (!me.heartbeating_) me.heartbeat();
     me.open_views();
     if (me.joined_) return done({});
     me.start_waiters_.push_back(std::move(done));
@@ -232,15 +241,24 @@ void divider_core::change_work(std::vector<std::string> keys, bool remove, done_
   detail::change_work(*session_, base_, std::move(keys), remove, std::move(done));
 }
 
+// A lapsed lease empties these at once, before the strand has run the
+// stops: a thread asking after a freeze must not be told the keys are ours.
 std::set<std::string> divider_core::assigned() const {
   std::lock_guard lock(mutex_);
+  if (!lease_valid()) return {};
   return assigned_;
+}
+
+bool divider_core::still_valid(const key_lease& lease) const {
+  std::lock_guard lock(mutex_);
+  auto it = assigned_tokens_.find(lease.key);
+  return it != assigned_tokens_.end() && it->second == lease.token && lease_valid();
 }
 
 divider_status divider_core::status() const {
   std::lock_guard lock(mutex_);
   auto s = status_;
-  s.assigned = assigned_.size();  // these two change between publishes
+  s.assigned = lease_valid() ? assigned_.size() : 0;  // these two change between publishes
   s.stopping = stopping_.size();
   return s;
 }
@@ -486,7 +504,7 @@ void divider_core::settle(const std::string& key) {
     // Paused: a stop or delete whose outcome we could not see. The node
     // may be gone, and the path another member's: look before deleting.
     case phase::paused:
-      if (connected_) resume_or_delete(key);
+      if (connected_ && !lease_lapsed_ && lease_valid()) resume_or_delete(key);
       break;
     case phase::creating:                         // on_created deletes what it made
     case phase::stopping:
@@ -786,13 +804,22 @@ void divider_core::took(const std::string& key, const stat& st) {
   state.attempts = 0;
   maybe_owned_.erase(key);
   if (!wants(key)) return delete_owner(key);  // no longer ours while the create was in flight
+  if (!lease_valid()) {
+    // Ours, but nothing proves our session alive now: hold the node and
+    // start when a heartbeat answers (resume_paused).
+    state.at = phase::paused;
+    return publish_soon();
+  }
   {
     std::lock_guard lock(mutex_);
     assigned_.insert(key);
+    assigned_tokens_[key] = st.czxid;
     ++status_.starts;
   }
   publish_soon();
-  call_user("divider on_start", callbacks_.on_start, key_lease{key, st.czxid, owner_path(key), state.since});
+  key_lease lease{key, st.czxid, owner_path(key), state.since,
+                  std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(lease_until_ns_.load()))};
+  call_user("divider on_start", callbacks_.on_start, lease);
 }
 
 void divider_core::begin_stop(const std::string& key, stop_reason reason) {
@@ -809,6 +836,7 @@ void divider_core::begin_stop(const std::string& key, stop_reason reason) {
   {
     std::lock_guard lock(mutex_);
     assigned_.erase(key);
+    assigned_tokens_.erase(key);
     stopping_.insert(key);
     ++status_.stops;
   }
@@ -851,8 +879,8 @@ void divider_core::on_confirmed(const std::string& key, bool timed_out) {
     forget(key);
     return schedule_reconcile();
   }
-  if (!connected_) {
-    st.at = phase::paused;  // decide on reconnect: start again, or delete
+  if (!connected_ || lease_lapsed_) {
+    st.at = phase::paused;  // decide on reconnect (or the lease's renewal): start again, or delete
     return publish();
   }
   if (!timed_out && wants(key)) return resume_or_delete(key);
@@ -1008,7 +1036,75 @@ void divider_core::forget(const std::string& key) {
   publish_soon();
   std::lock_guard lock(mutex_);
   assigned_.erase(key);
+  assigned_tokens_.erase(key);
   stopping_.erase(key);
+}
+
+bool divider_core::lease_valid() const {
+  return std::chrono::steady_clock::now().time_since_epoch().count() < lease_until_ns_.load();
+}
+
+// A read without a watch every T/4: its reply proves the session was alive
+// when it was sent, so the server cannot have expired it (and given our
+// keys away) before send time + T. The lease ends at 2/3 of that, leaving
+// a third for clock rates and the stop to land. The contender keeps the
+// same lease for a role.
+void divider_core::heartbeat() {
+  heartbeating_ = true;
+  auto sent = std::chrono::steady_clock::now();
+  auto session_id = link_.session_id();
+  link_.exists(base_, {}, on_strand([sent, session_id](divider_core& me, std::error_code ec, std::optional<stat>) {
+                 if (!ec && session_id != 0 && session_id == me.link_.session_id()) me.extend_lease(sent);
+                 if (!me.started_ && !me.cancelling_) {
+                   me.heartbeating_ = false;
+                   return;
+                 }
+                 auto interval = std::max(me.link_.session_timeout() / 4, std::chrono::milliseconds(10));
+                 me.heartbeat_timer_.expires_after(ec ? std::min(interval, std::chrono::milliseconds(100)) : interval);
+                 me.heartbeat_timer_.async_wait(me.on_strand([](divider_core& self, const std::error_code& e) {
+                   if (e) return;
+                   self.heartbeat();
+                 }));
+               }));
+}
+
+void divider_core::extend_lease(std::chrono::steady_clock::time_point sent) {
+  auto until = sent + link_.session_timeout() * 2 / 3;
+  if (until.time_since_epoch().count() <= lease_until_ns_.load()) return;
+  bool was_valid = lease_valid();
+  lease_until_ns_ = until.time_since_epoch().count();
+  lease_timer_.expires_at(until);
+  lease_timer_.async_wait(on_strand([](divider_core&, const std::error_code&) {}));  // check_lease runs first
+  if (lease_lapsed_ || !was_valid) {
+    // The first lease, or one after a lapse: keys held back wait no more.
+    if (lease_lapsed_) log(log_level::info, "divider: the session answered again; the lease runs again");
+    lease_lapsed_ = false;
+    resume_paused();
+  }
+}
+
+// The lease lapsed: every running key stops (lease_lapsed), first thing.
+void divider_core::check_lease() {
+  if (lease_lapsed_ || !started_ || lease_until_ns_.load() == 0 || lease_valid()) return;
+  lease_lapsed_ = true;
+  std::vector<std::string> running;
+  for (auto& [key, st] : held_)
+    if (st.at == phase::running) running.push_back(key);
+  if (!running.empty())
+    log(log_level::warn, "divider: the lease lapsed (no reply confirmed our session in time); stopping " +
+                             std::to_string(running.size()) + " keys");
+  for (auto& key : running) begin_stop(key, stop_reason::lease_lapsed);
+}
+
+// Keys stopped while they could not be decided (disconnected, or the lease
+// lapsed): look at each node again, then start it or let it go.
+void divider_core::resume_paused() {
+  if (!connected_ || lease_lapsed_) return;
+  std::vector<std::string> paused;
+  for (auto& [key, st] : held_)
+    if (st.at == phase::paused) paused.push_back(key);
+  for (auto& key : paused) resume_or_delete(key);
+  schedule_reconcile();
 }
 
 // --- session, flush, cancel -----------------------------------------------------
@@ -1028,10 +1124,7 @@ void divider_core::on_session_event(const session_event& e) {
     }
     case session_state::reconnected: {
       connected_ = true;
-      std::vector<std::string> paused;
-      for (auto& [key, st] : held_)
-        if (st.at == phase::paused) paused.push_back(key);
-      for (auto& key : paused) resume_or_delete(key);
+      resume_paused();
       schedule_reconcile();
       break;
     }
@@ -1262,6 +1355,8 @@ void divider_core::close() {
   flush_affinity_timer_.cancel();
   ready_timer_.cancel();
   creates_timer_.cancel();
+  heartbeat_timer_.cancel();
+  lease_timer_.cancel();
   for (auto& [key, st] : held_)
     if (st.stop_timer) st.stop_timer->cancel();
   fetch_role_.reset();

@@ -13,6 +13,7 @@
 //
 // Keys we have nothing to do with are not in held_.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -60,6 +61,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void change_work(std::vector<std::string> keys, bool remove, done_type done);
 
   std::set<std::string> assigned() const;
+  bool still_valid(const key_lease& lease) const;
   divider_status status() const;
   std::int64_t affinity() const;
 
@@ -144,6 +146,13 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   bool same_session(const std::vector<std::pair<std::string, std::uint64_t>>& batch) const;
   void deleted(const std::string& key, std::uint64_t generation, std::error_code ec);
   void forget(const std::string& key);
+  // The lease (see key_lease::valid_until): a heartbeat read every T/4
+  // extends it; check_lease() runs first in every handler.
+  bool lease_valid() const;
+  void heartbeat();
+  void extend_lease(std::chrono::steady_clock::time_point sent);
+  void check_lease();
+  void resume_paused();
   void look_again_later(const std::string& key, std::uint64_t generation);
   void drop_stale_node(const std::string& key, owned_node node);
   owned_node owner_node_of(const std::string& key, const key_state& st) const;
@@ -246,6 +255,10 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   boost::asio::steady_timer flush_affinity_timer_;  // retries a flush's affinity 0
   boost::asio::steady_timer ready_timer_;           // looks again while a view is still listing
   boost::asio::steady_timer creates_timer_;         // ends a gathering of owner-node creates
+  boost::asio::steady_timer heartbeat_timer_;       // the next lease-extending read
+  boost::asio::steady_timer lease_timer_;           // fires when the lease would lapse
+  bool heartbeating_ = false;
+  bool lease_lapsed_ = false;  // lapsed, and the running keys stopped; until a heartbeat answers
   bool creates_timer_armed_ = false;
   int looks_in_flight_ = 0;                         // exists() and owner listings of keys being acquired, unanswered
   static constexpr std::chrono::milliseconds create_gather_window{2};
@@ -253,6 +266,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   // What other threads read (assigned(), status(), confirm_stop()).
   mutable std::mutex mutex_;
   std::set<std::string> assigned_;
+  std::map<std::string, std::int64_t> assigned_tokens_;  // still_valid()
+  std::atomic<std::chrono::steady_clock::rep> lease_until_ns_{0};
   std::set<std::string> stopping_;
   std::set<std::string> timed_out_;  // handed over unconfirmed: a late confirm is fine
   divider_status status_;

@@ -47,6 +47,7 @@ enum class stop_reason {
   suspended,  // connection lost: restarts (on_start, same token) if the same session comes back
   expired,    // the session expired: the owner node is gone
   lost,       // our owner node was deleted by someone else
+  lease_lapsed,  // no reply confirmed the session in time (a freeze, a stalled link): the key may run elsewhere
 };
 std::string_view to_string(stop_reason reason) noexcept;
 
@@ -56,6 +57,11 @@ struct key_lease {
   std::int64_t token = 0;  // fencing token: the owner node's czxid (only grows per key)
   std::string node;        // the owner node's path
   std::chrono::system_clock::time_point since;
+  // Until when the key is surely ours, as of on_start: the send time of the
+  // last reply that proved our session alive + 2/3 of its timeout (the
+  // server cannot expire it sooner). The divider extends it while it runs;
+  // divider::still_valid(lease) says whether it holds now.
+  std::chrono::steady_clock::time_point valid_until;
 };
 
 // What happens to a stop the user never confirms, after stop_timeout.
@@ -177,6 +183,13 @@ class divider {
 
   // The keys this member owns and runs now (started, not being stopped).
   std::set<std::string> assigned() const;
+  // True while the key is still ours under this lease (same token) and
+  // the lease runs: cheap (a lock and a clock read), for a check right
+  // before each side effect. After a freeze it is false at once, before
+  // the divider has run anything. What no lease can give: a side effect
+  // already under way when the process froze lands late; only a store that
+  // checks the fencing token (lease.token) rejects it.
+  bool still_valid(const key_lease& lease) const;
   divider_status status() const;
   const divider_options& options() const noexcept;
 

@@ -1080,6 +1080,40 @@ TEST_F(DividerTest, AfterAFreezeTheLapsedLeaseStopsEveryKeyBeforeAnythingElse) {
   expect_no_problems();
 }
 
+// release(): the exclusion's create landed but its reply was lost. It used
+// to report the error and leave the exclusion standing; now it learns that
+// the exclusion is there, and says so.
+TEST_F(DividerTest, AReleaseWhoseReplyIsLostStillReportsTheExclusionItMade) {
+  struct hooks_off {
+    ~hooks_off() { detail::fault_injection::lose_create_replies(0); }
+  } off;
+  add("a", 1);
+  add("b", 1);
+  WAIT_FOR_MEMBERS(2, 2);
+  auto keys = numbered(0, 20);
+  add_work(get("a"), keys);
+  auto want = predict(keys, {{"a", 1}, {"b", 1}});
+  ASSERT_TRUE(converged(want)) << describe(want);
+  std::string key;
+  for (auto& [k, owner] : want)
+    if (owner == "a" && key.empty()) key = k;
+  ASSERT_FALSE(key.empty());
+
+  detail::fault_injection::lose_create_replies(1);
+  auto released = get("a").d().async_release(key, use_future);
+  EXPECT_NO_THROW(get_within(released, 60s)) << "the exclusion was made; the release must not fail";
+  detail::fault_injection::lose_create_replies(0);
+  want[key] = "b";
+  ASSERT_TRUE(converged(want)) << describe(want);
+
+  // And it can be taken back: the exclusion is known, and deleted as ours.
+  auto reclaimed = get("a").d().async_reclaim(key, use_future);
+  get_within(reclaimed, 60s);
+  want[key] = "a";
+  ASSERT_TRUE(converged(want)) << describe(want);
+  expect_no_problems();
+}
+
 // --- members that die -------------------------------------------------------------
 
 TEST_F(DividerTest, ADeadMembersKeysAreTakenOverAndNeverRunTwice) {

@@ -197,26 +197,31 @@ void divider_core::release(std::string key, bool exclude, done_type done) {
       }));
       return;
     }
-    auto create = [key, path](divider_core& self, done_type finish) {
-      self.link_.create(
-          path, {}, {create_mode::ephemeral, {}, {}}, false,
-          self.on_strand([key, path, finish = std::move(finish)](divider_core& s, std::error_code ec,
-                                                                 const created_node& made) mutable {
-            if (ec && ec != errc::node_exists) return finish(ec);
-            // node_exists: ours from before, or an earlier session's (a
-            // removal checks which before it deletes).
-            s.my_exclusions_[key] = ec ? owned_node{path, s.link_.session_id(), 0}
-                                       : owned_node{path, made.stat.ephemeral_owner, made.stat.czxid};
-            finish({});
-          }),
-          request_scope{self.alive_, 0});
-    };
     me.link_.ensure_path(exclusions_directory(me.base_),
-                         me.on_strand([create, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
+                         me.on_strand([key, done = std::move(done)](divider_core& self, std::error_code ec) mutable {
                            if (ec) return done(ec);
-                           create(self, std::move(done));
+                           self.create_exclusion(key, 0, std::move(done));
                          }));
   });
+}
+
+// A lost reply leaves the exclusion there or not: sending the create again
+// tells which (node_exists: it landed), so the caller never hears an error
+// for an exclusion that stands.
+void divider_core::create_exclusion(const std::string& key, int attempt, done_type done) {
+  auto path = exclusion_path(key);
+  link_.create(path, {}, {create_mode::ephemeral, {}, {}}, false,
+               on_strand([key, path, attempt, done = std::move(done)](divider_core& me, std::error_code ec,
+                                                                      const created_node& made) mutable {
+                 if (is_connection_loss(ec) && attempt < 10) return me.create_exclusion(key, attempt + 1, std::move(done));
+                 if (ec && ec != errc::node_exists) return done(ec);
+                 // node_exists: ours from before, or an earlier session's (a
+                 // removal checks which before it deletes).
+                 me.my_exclusions_[key] = ec ? owned_node{path, me.link_.session_id(), 0}
+                                             : owned_node{path, made.stat.ephemeral_owner, made.stat.czxid};
+                 done({});
+               }),
+               request_scope{alive_, 0});
 }
 
 void divider_core::set_affinity(std::int64_t affinity, done_type done) {

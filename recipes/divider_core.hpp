@@ -157,6 +157,7 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   void drop_stale_node(const std::string& key, owned_node node);
   owned_node owner_node_of(const std::string& key, const key_state& st) const;
   void remove_exclusion(const std::string& key);
+  void create_exclusion(const std::string& key, int attempt, done_type done);
 
   // Session, flush, cancel.
   void on_session_event(const session_event& e);

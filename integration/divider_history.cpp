@@ -233,13 +233,16 @@ class divider_checker {
           // still had in flight (a write on a dead connection that delays
           // the confirm) is for the fencing token to refuse, which the record
           // check verifies.
-          // Suspended counts so only when the session did expire before the
-          // confirm: if the same session came back, the owner node stayed
-          // until the confirm, and nobody else could have started.
+          // Suspended (and lease_lapsed, its twin for a member that froze
+          // or heard nothing before the client noticed) counts so only when
+          // the session did expire before the confirm: if the same session
+          // came back, the owner node stayed until the confirm, and nobody
+          // else could have started.
           const auto& why = it->second.reason;
           auto stopped = *it->second.interval.stop_ns;
           bool expired_meanwhile = session_expired_ns >= stopped;
-          bool gone_without_waiting = why == "expired" || why == "lost" || (why == "suspended" && expired_meanwhile);
+          bool gone_without_waiting = why == "expired" || why == "lost" ||
+                                      ((why == "suspended" || why == "lease_lapsed") && expired_meanwhile);
           close(it->second, gone_without_waiting ? stopped : e.at_ns, "confirm:" + why);
           open.erase(it);
           break;

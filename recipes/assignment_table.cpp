@@ -20,7 +20,7 @@ bool assignment_table::excluded(const std::string& key, const std::string& membe
 void assignment_table::consider(key_entry& entry, const std::string& id, const member_entry& m) const {
   if (m.affinity <= 0 || (entry.has_exclusions && excluded(entry.key, id))) return;
   if (entry.owner && rendezvous_score_below(entry.hash, m.hash, m.affinity, entry.score)) return;
-  double score = rendezvous_score(entry.hash, m.hash, m.affinity);
+  auto score = score_of(entry.hash, m.hash, m.affinity);
   if (!entry.owner || outranks(score, id, entry.score, entry.owner->first)) {
     entry.owner = &*members_.find(id);
     entry.score = score;
@@ -29,7 +29,7 @@ void assignment_table::consider(key_entry& entry, const std::string& id, const m
 
 void assignment_table::rescore(key_entry& entry) const {
   entry.owner = nullptr;
-  entry.score = 0;
+  entry.score = {};
   for (auto& [id, m] : members_) consider(entry, id, m);
 }
 
@@ -96,7 +96,7 @@ std::vector<assignment_table::change> assignment_table::add_keys(const std::vect
   for (auto& key : keys) {
     auto [at, added] = index_.try_emplace(key, entries_.size());
     if (!added) continue;
-    auto& entry = entries_.emplace_back(key_entry{stable_hash(key), nullptr, 0, exclusions_.count(key) != 0, key});
+    auto& entry = entries_.emplace_back(key_entry{stable_hash(key), nullptr, {}, exclusions_.count(key) != 0, key});
     rescore(entry);
     if (entry.owner) out.push_back({key, std::nullopt, name_of(entry.owner)});
   }

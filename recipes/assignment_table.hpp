@@ -57,7 +57,7 @@ class assignment_table {
   struct key_entry {
     std::uint64_t hash = 0;
     const member_node* owner = nullptr;  // a node of members_ (stable); null = unowned
-    double score = 0;
+    rendezvous_score score;
     bool has_exclusions = false;  // skips the exclusion lookup for (almost) every key
     std::string key;
   };

@@ -103,8 +103,58 @@ TEST(Assignment, HashIsStableAcrossBuilds) {
   EXPECT_EQ(stable_hash(""), stable_hash(""));
   EXPECT_NE(stable_hash("a"), stable_hash("b"));
   EXPECT_NE(stable_hash("a", 0), stable_hash("a", 1));
-  static const std::uint64_t pinned = stable_hash("nominee");
-  EXPECT_EQ(stable_hash("nominee"), pinned);
+  EXPECT_EQ(stable_hash("nominee"), 0x9de19661e122595dULL);
+}
+
+// The ranking is integer arithmetic, so it is the same everywhere; these
+// values were computed by a separate implementation (Python, arbitrary
+// precision integers) of the same definition, and must never change: a
+// member built differently would disagree about who owns what.
+TEST(Assignment, TheDistanceIsTheSameIntegerEverywhere) {
+  struct vector {
+    std::uint64_t x;
+    std::uint64_t distance;
+  };
+  const vector vectors[] = {
+      {1, 59373627899904ULL},                     // -log2(2^-54) = 54, exactly
+      {9007199254740992ULL, 1099511627776ULL},    // 2^53: 1, exactly
+      {18014398509481983ULL, 1},                  // just under 1: the floor
+      {13510798882111488ULL, 456338556421ULL},    // 3 * 2^52: 2 - log2(3)
+      {12345678901234567ULL, 599392505348ULL},
+      {1099511627777ULL, 15393162788863ULL},
+      {987654321ULL, 26520846143440ULL},
+      {12242053029736147ULL, 612763282760ULL},
+  };
+  for (auto& v : vectors) EXPECT_EQ(rendezvous_distance(v.x), v.distance) << v.x;
+}
+
+TEST(Assignment, OwnersMatchFixedVectors) {
+  struct expected {
+    const char* key;
+    const char* in_a;
+    const char* in_b;
+  };
+  const expected vectors[] = {
+      {"key-0", "w3", "b"},
+      {"key-1", "w3", "b"},
+      {"key-2", "w1", "c"},
+      {"key-3", "w3", "c"},
+      {"key-4", "w3", "b"},
+      {"key-5", "w2", "c"},
+      {"key-6", "w3", "c"},
+      {"key-7", "w3", "c"},
+      {"key-8", "w3", "a"},
+      {"key-9", "w2", "b"},
+      {"key-10", "w1", "c"},
+      {"key-11", "w1", "c"},
+
+  };
+  std::vector<weighted_member> a = {{"w1", 1}, {"w2", 2}, {"w3", 3}};
+  std::vector<weighted_member> b = {{"a", 5}, {"b", 5}, {"c", 7}, {"d", 0}};
+  for (auto& v : vectors) {
+    EXPECT_EQ(owner_of(v.key, a), std::optional<std::string>(v.in_a)) << v.key;
+    EXPECT_EQ(owner_of(v.key, b), std::optional<std::string>(v.in_b)) << v.key;
+  }
 }
 
 // The shortcut that skips most logarithms must never call a score "below"
@@ -116,11 +166,11 @@ TEST(Assignment, TheScoreBoundNeverHidesAContender) {
   for (int i = 0; i < 200000; ++i) {
     auto key_hash = rng(), member_hash = rng();
     auto affinity = affinities[i % std::size(affinities)];
-    double score = rendezvous_score(key_hash, member_hash, affinity);
+    auto score = score_of(key_hash, member_hash, affinity);
     ASSERT_FALSE(rendezvous_score_below(key_hash, member_hash, affinity, score))
         << "hashes " << key_hash << "/" << member_hash << ", affinity " << affinity;
     // Against a leader somewhat ahead, the shortcut mostly decides alone.
-    double leader = score * 4 + 1;
+    rendezvous_score leader{affinity * 4, score.distance};
     if (rendezvous_score_below(key_hash, member_hash, affinity, leader)) ++skipped;
   }
   EXPECT_GT(skipped, 100000) << "the bound is too loose to save anything";

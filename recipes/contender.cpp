@@ -281,7 +281,7 @@ void contender::watch_own_node() {
 void contender::node_gone() {
   // After a freeze the lease lapsed before we heard of the node: that is
   // what ended the hold (the server deleted the node with the session).
-  lose(holding_ && clock::now() >= lease_until_ ? contender_loss::suspended : contender_loss::node_deleted);
+  lose(holding_ && clock::now() >= lease_end() ? contender_loss::suspended : contender_loss::node_deleted);
   ++epoch_;
   node_.clear();
   node_session_ = 0;
@@ -322,19 +322,30 @@ void contender::extend_lease(clock::time_point confirmed_at) {
   // The server heard from us no earlier than when the confirming read was
   // sent; it cannot expire the session before that + the session timeout.
   auto timeout = link_.session_timeout();
-  lease_until_ = confirmed_at + timeout * 2 / 3;
-  lease_until_ns_ = lease_until_.time_since_epoch().count();
-  lease_timer_.expires_at(lease_until_);
+  lease_until_ns_ = (confirmed_at + timeout * 2 / 3).time_since_epoch().count();
+  lease_session_ = node_session_;
+  watch_lease_end();
+}
+
+clock::time_point contender::lease_end() const {
+  auto by_heartbeat = clock::time_point(clock::duration(lease_until_ns_.load()));
+  auto answered = link_.answered_sent_at(lease_session_.load());
+  if (answered == clock::time_point{}) return by_heartbeat;
+  return std::max(by_heartbeat, answered + link_.session_timeout() * 2 / 3);
+}
+
+void contender::watch_lease_end() {
+  lease_timer_.expires_at(lease_end());
   lease_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
     if (ec) return;
     auto self = weak.lock();
     if (!self) return;
     self->gate_.run([&] {
-      if (self->holding_ && clock::now() >= self->lease_until_) {
-        log(log_level::warn, "lease on '" + self->node_ + "' lapsed before the server confirmed it: giving it up");
-        self->lose(contender_loss::suspended);
-        if (self->standing_ && !self->node_.empty()) self->check();
-      }
+      if (!self->holding_) return;
+      if (clock::now() < self->lease_end()) return self->watch_lease_end();  // replies moved it on
+      log(log_level::warn, "lease on '" + self->node_ + "' lapsed before the server confirmed it: giving it up");
+      self->lose(contender_loss::suspended);
+      if (self->standing_ && !self->node_.empty()) self->check();
     });
   });
 }

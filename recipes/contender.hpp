@@ -71,9 +71,7 @@ class contender : public std::enable_shared_from_this<contender> {
   // True only while the lease runs too: after a freeze (SIGSTOP, a long
   // pause) the strand may not yet have run the lapsed-lease timer, and a
   // thread asking before acting must already get false.
-  bool holding() const {
-    return holding_flag_.load() && std::chrono::steady_clock::now().time_since_epoch().count() < lease_until_ns_.load();
-  }
+  bool holding() const { return holding_flag_.load() && std::chrono::steady_clock::now() < lease_end(); }
   // Watch events from predecessors seen so far (tests count them: herd-free).
   std::uint64_t predecessor_events() const { return predecessor_events_.load(); }
 
@@ -118,12 +116,16 @@ class contender : public std::enable_shared_from_this<contender> {
   std::string node_;         // full path of our node, or empty
   std::int64_t token_ = 0;
   std::int64_t node_session_ = 0;  // the session that owns node_ (its ephemeralOwner)
-  std::chrono::steady_clock::time_point lease_until_{};
   int retries_ = 0;
 
   // Read from other threads.
   std::atomic<bool> holding_flag_{false};
   std::atomic<std::chrono::steady_clock::rep> lease_until_ns_{0};
+  std::atomic<std::int64_t> lease_session_{0};  // the session the lease is for (any thread reads it)
+  // The heartbeat's lease, or a later one that any reply on the node's
+  // session grants (session_link::answered_sent_at).
+  std::chrono::steady_clock::time_point lease_end() const;
+  void watch_lease_end();
   std::atomic<std::uint64_t> predecessor_events_{0};
   mutable std::mutex node_mutex_;
   owned_node node_for_cleanup_;  // what stop() deletes

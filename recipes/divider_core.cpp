@@ -823,7 +823,7 @@ void divider_core::took(const std::string& key, const stat& st) {
   }
   publish_soon();
   key_lease lease{key, st.czxid, owner_path(key), state.since,
-                  std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(lease_until_ns_.load()))};
+                  lease_until()};
   call_user("divider on_start", callbacks_.on_start, lease);
 }
 
@@ -1045,8 +1045,26 @@ void divider_core::forget(const std::string& key) {
   stopping_.erase(key);
 }
 
-bool divider_core::lease_valid() const {
-  return std::chrono::steady_clock::now().time_since_epoch().count() < lease_until_ns_.load();
+// The later of two proofs: the heartbeat's, and any reply the server gave
+// on our session (noted on the C client's completion thread, so thousands
+// of replies queued on our strand do not hide that the session answers).
+std::chrono::steady_clock::time_point divider_core::lease_until() const {
+  using tp = std::chrono::steady_clock::time_point;
+  auto by_heartbeat = tp(std::chrono::steady_clock::duration(lease_until_ns_.load()));
+  auto answered = link_.answered_sent_at(link_.session_id());
+  if (answered == tp{}) return by_heartbeat;
+  return std::max(by_heartbeat, answered + link_.session_timeout() * 2 / 3);
+}
+
+bool divider_core::lease_valid() const { return std::chrono::steady_clock::now() < lease_until(); }
+
+// At the lease's end check_lease runs (on_strand); if replies moved the end
+// on meanwhile, wait for the new one.
+void divider_core::watch_lease_end() {
+  lease_timer_.expires_at(lease_until());
+  lease_timer_.async_wait(on_strand([](divider_core& me, const std::error_code& ec) {
+    if (!ec && me.started_ && me.lease_valid()) me.watch_lease_end();
+  }));
 }
 
 // A read without a watch every T/4: its reply proves the session was alive
@@ -1078,8 +1096,7 @@ void divider_core::extend_lease(std::chrono::steady_clock::time_point sent) {
   if (until.time_since_epoch().count() <= lease_until_ns_.load()) return;
   bool was_valid = lease_valid();
   lease_until_ns_ = until.time_since_epoch().count();
-  lease_timer_.expires_at(until);
-  lease_timer_.async_wait(on_strand([](divider_core&, const std::error_code&) {}));  // check_lease runs first
+  watch_lease_end();
   if (lease_lapsed_ || !was_valid) {
     // The first lease, or one after a lapse: keys held back wait no more.
     if (lease_lapsed_) log(log_level::info, "divider: the session answered again; the lease runs again");

@@ -149,6 +149,8 @@ class divider_core : public std::enable_shared_from_this<divider_core> {
   // The lease (see key_lease::valid_until): a heartbeat read every T/4
   // extends it; check_lease() runs first in every handler.
   bool lease_valid() const;
+  std::chrono::steady_clock::time_point lease_until() const;
+  void watch_lease_end();
   void heartbeat();
   void extend_lease(std::chrono::steady_clock::time_point sent);
   void check_lease();

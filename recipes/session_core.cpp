@@ -127,6 +127,13 @@ std::uint64_t session_core::generation_of(std::int64_t session_id) const {
   return session_generation_;
 }
 
+std::chrono::steady_clock::time_point session_core::answered_sent_at(std::int64_t session_id) const {
+  std::lock_guard lock(mutex_);
+  if (closed_ || !handle_ || session_id == 0 || session_id != session_id_ || handle_->generation() != session_generation_)
+    return {};
+  return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(handle_->answered_sent_ns()));
+}
+
 void session_core::record_ephemeral(const owned_node& node, const node_holder& holder) {
   if (holder.expired()) {
     // Its recipe is gone: nobody will take this node, so the request that

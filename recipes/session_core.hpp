@@ -74,6 +74,10 @@ class session_core : public std::enable_shared_from_this<session_core> {
   // current one; 0 if the session is not ours now (it ended, or a new
   // handle is opening). A request bound to a session uses it.
   std::uint64_t generation_of(std::int64_t session_id) const;
+  // When the newest request the server answered on this session was sent
+  // (zookeeper_handle::note_answer); epoch (0) if none, or if the session
+  // is not the current one.
+  std::chrono::steady_clock::time_point answered_sent_at(std::int64_t session_id) const;
 
   // --- the ephemeral ledger (ephemeral_ledger.hpp), strand only ---------
   // A create made this node for `holder`: recorded, or deleted at once if

@@ -57,6 +57,13 @@ class session_link {
     if (auto c = lock()) c->remove_listener(id);
   }
 
+  // When the newest request the server answered on this session was sent
+  // (epoch if none): what a lease may count from.
+  std::chrono::steady_clock::time_point answered_sent_at(std::int64_t session_id) const {
+    auto c = lock();
+    return c ? c->answered_sent_at(session_id) : std::chrono::steady_clock::time_point{};
+  }
+
   // The newest handle's generation: a request bound to a session
   // (request_scope) fails once it changes.
   std::uint64_t generation() const {

@@ -145,10 +145,31 @@ struct call_context {
   std::shared_ptr<request> owner;
   int attempt;
   zookeeper_handle* handle;  // alive until every call it carries has ended
+  clock::time_point sent;
 };
 
-std::unique_ptr<call_context> take_call(const void* data) {
+// The server's own answers: a reply with one of these was read by the
+// server on our session. Connection loss, expiry, closing and refusals
+// were not.
+bool server_answered(int rc) {
+  switch (rc) {
+    case ZOK:
+    case ZNONODE:
+    case ZNOAUTH:
+    case ZBADVERSION:
+    case ZNOCHILDRENFOREPHEMERALS:
+    case ZNODEEXISTS:
+    case ZNOTEMPTY:
+    case ZINVALIDACL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::unique_ptr<call_context> take_call(const void* data, int rc) {
   auto call = std::unique_ptr<call_context>(static_cast<call_context*>(const_cast<void*>(data)));
+  if (server_answered(rc)) call->handle->note_answer(call->sent);
   call->handle->end_call(call.get());
   return call;
 }
@@ -162,7 +183,7 @@ void abandon_call(void* data) {
 }
 
 void on_data_reply(int rc, const char* value, int value_len, const struct Stat* st, const void* data) {
-  auto call = take_call(data);
+  auto call = take_call(data, rc);
   reply r;
   r.rc = rc;
   if (rc == ZOK) {
@@ -173,7 +194,7 @@ void on_data_reply(int rc, const char* value, int value_len, const struct Stat* 
 }
 
 void on_stat_reply(int rc, const struct Stat* st, const void* data) {
-  auto call = take_call(data);
+  auto call = take_call(data, rc);
   reply r;
   r.rc = rc;
   if (rc == ZOK && st) r.stat = to_stat(*st);
@@ -181,7 +202,7 @@ void on_stat_reply(int rc, const struct Stat* st, const void* data) {
 }
 
 void on_void_reply(int rc, const void* data) {
-  auto call = take_call(data);
+  auto call = take_call(data, rc);
   reply r;
   r.rc = rc;
   call->owner->collect(r);
@@ -189,7 +210,7 @@ void on_void_reply(int rc, const void* data) {
 }
 
 void on_string_stat_reply(int rc, const char* value, const struct Stat* st, const void* data) {
-  auto call = take_call(data);
+  auto call = take_call(data, rc);
   reply r;
   r.rc = rc;
   if (rc == ZOK) {
@@ -200,7 +221,7 @@ void on_string_stat_reply(int rc, const char* value, const struct Stat* st, cons
 }
 
 void on_children_reply(int rc, const struct String_vector* strings, const struct Stat* st, const void* data) {
-  auto call = take_call(data);
+  auto call = take_call(data, rc);
   reply r;
   r.rc = rc;
   if (rc == ZOK) {
@@ -223,7 +244,7 @@ void request::transmit() {
     return on_reply(std::move(r));
   }
   sent_generation_ = handle->generation();
-  auto* call = new call_context{shared_from_this(), ++attempt_, handle.get()};
+  auto* call = new call_context{shared_from_this(), ++attempt_, handle.get(), clock::now()};
   if (!handle->begin_call(call, &abandon_call)) {
     delete call;
     reply r;

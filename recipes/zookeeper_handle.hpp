@@ -4,6 +4,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -51,6 +52,20 @@ class zookeeper_handle {
   // Idempotent; blocks (the C client joins its threads): never on a strand.
   void close();
   std::uint64_t generation() const noexcept { return generation_; }
+  // The server answered a request sent at `sent` on this handle: its
+  // session was alive when the server read it, so it cannot expire before
+  // sent + the session timeout. Called on the C client's completion thread,
+  // so a busy strand does not make a live session look silent.
+  void note_answer(std::chrono::steady_clock::time_point sent) noexcept {
+    auto ns = sent.time_since_epoch().count();
+    auto seen = answered_sent_ns_.load(std::memory_order_relaxed);
+    while (ns > seen && !answered_sent_ns_.compare_exchange_weak(seen, ns, std::memory_order_relaxed)) {
+    }
+  }
+  // When the newest answered request was sent (0: none yet).
+  std::chrono::steady_clock::rep answered_sent_ns() const noexcept {
+    return answered_sent_ns_.load(std::memory_order_relaxed);
+  }
   const std::weak_ptr<session_core>& core() const noexcept { return core_; }
 
   // The handle behind a zhandle_t seen in a C callback.
@@ -59,6 +74,7 @@ class zookeeper_handle {
  private:
   zhandle_t* zh_ = nullptr;
   std::uint64_t generation_;
+  std::atomic<std::chrono::steady_clock::rep> answered_sent_ns_{0};
   std::chrono::milliseconds drain_limit_;
   std::mutex calls_mutex_;
   std::condition_variable drained_;

@@ -24,11 +24,12 @@ import org.apache.zookeeper.txn.TxnHeader;
  */
 final class MergedLog implements AutoCloseable {
 
-  /** One txn: its header, its body (deserialized by FileTxnLog), and who logged it. */
+  /** One txn: its header, its body (deserialized by FileTxnLog), who logged it and how many logs hold it. */
   static final class Entry {
     final TxnHeader header;
     final Record txn;
     final String server;
+    int loggedBy = 1;
 
     Entry(TxnHeader header, Record txn, String server) {
       this.header = header;
@@ -45,6 +46,7 @@ final class MergedLog implements AutoCloseable {
     TxnLog.TxnIterator iterator;
     TxnHeader header;
     Record txn;
+    long repeated = 0;  // zxids this server's files hold more than once
 
     Stream(String name, File logDir, FileTxnLog log) throws IOException {
       this.name = name;
@@ -66,10 +68,14 @@ final class MergedLog implements AutoCloseable {
     void advance(List<String> notes) throws IOException {
       final long at = header.getZxid();
       try {
-        if (iterator.next()) {
+        // A server that restarts can log zxids it had logged already into
+        // a new file (FileTxnLog reads on across files): the stream moves
+        // only forward, so each zxid is counted once per server.
+        while (iterator.next()) {
           header = iterator.getHeader();
           txn = iterator.getTxn();
-          return;
+          if (header.getZxid() > at) return;
+          ++repeated;
         }
       } catch (IOException e) {
         long next = nextLogStart(at);
@@ -147,6 +153,13 @@ final class MergedLog implements AutoCloseable {
     return divergent;
   }
 
+  /** Zxids a server's log files held a second time (after a restart), skipped. */
+  long repeatedZxids() {
+    long n = 0;
+    for (Stream s : streams) n += s.repeated;
+    return n;
+  }
+
   /** The next txn in zxid order, or null when every log is exhausted. */
   Entry next() throws IOException {
     long zxid = Long.MAX_VALUE;
@@ -161,7 +174,9 @@ final class MergedLog implements AutoCloseable {
       if (chosen == null) {
         chosen = e;
         chosenFrom = s;
-      } else if (!sameTxn(chosen.header, e.header)) {
+      } else if (sameTxn(chosen.header, e.header)) {
+        ++chosen.loggedBy;
+      } else {
         ++divergent;
         notes.add("servers disagree at zxid 0x" + Long.toHexString(zxid) + ": " + chosen.server + " logged "
             + describe(chosen.header) + ", " + s.name + " logged " + describe(e.header));

@@ -93,9 +93,19 @@ final class Replay {
   // lives in one shard, so its name alone finds it.
   private final Map<String, String> ownerNodeByKey = new HashMap<>();
 
-  Replay(Layout layout, List<String> notes) {
+  // --trace: every change to a path containing this is printed, so a
+  // violation's story can be read off the log (null: none).
+  private final String trace;
+
+  Replay(Layout layout, List<String> notes, String trace) {
     this.layout = layout;
     this.notes = notes;
+    this.trace = trace;
+  }
+
+  private void trace(long zxid, long session, String what, String path) {
+    if (trace != null && path.contains(trace))
+      System.out.println("trace zxid=" + hex(zxid) + " session=" + hex(session) + " " + what + " path=" + path);
   }
 
   static String hex(long value) {
@@ -178,6 +188,7 @@ final class Replay {
     } else if (txn instanceof SetDataTxn) {
       ++setDatas;
       String path = ((SetDataTxn) txn).getPath();
+      trace(zxid, session, "set", path);
       if (layout.isRecord(path)) checkRecordWrite(zxid, session, path);
     }
     // Anything else (setACL, reconfig, check, ...) creates and deletes nothing.
@@ -185,6 +196,7 @@ final class Replay {
 
   private void create(long zxid, long session, String path, long owner) {
     ++creates;
+    trace(zxid, session, owner != 0 ? "create-ephemeral" : "create", path);
     if (nodes.containsKey(path))
       notes.add("zxid " + hex(zxid) + " creates " + path + ", which the replay thought existed (a delete it did not see)");
     forget(path);
@@ -202,6 +214,7 @@ final class Replay {
 
   private void delete(long zxid, long session, String path) {
     ++deletes;
+    trace(zxid, session, "delete", path);
     final boolean ownerNode = layout.isOwnerNode(path);
     if (layout.isRecord(path)) ++recordDeletes;
     Node node = nodes.get(path);
@@ -233,6 +246,7 @@ final class Replay {
     Set<String> owned = ephemeralsBySession.remove(session);
     Set<String> removed = owned == null ? new TreeSet<>() : new TreeSet<>(owned);
     for (String path : removed) {
+      trace(header.getZxid(), session, "closeSession-removes", path);
       ++expiredEphemerals;
       if (layout.isOwnerNode(path)) {
         ++ownerNodeDeletesChecked;

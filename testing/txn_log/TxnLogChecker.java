@@ -14,7 +14,7 @@ import java.util.List;
  * trusts neither nominee nor its histories: only what the server logged.
  *
  *   nominee-txnlog-check [--root PATH] [--records DIR [--records-prefix P]]
- *                        [--max-lines N] DATADIR...
+ *                        [--quorum Q] [--trace TEXT] [--max-lines N] DATADIR...
  *
  * Prints each violation and note on its own line ("violation ...", "note
  * ..."; at most --max-lines of each, default 100), then one JSON line with
@@ -24,12 +24,16 @@ import java.util.List;
 public final class TxnLogChecker {
 
   private static final String USAGE =
-      "usage: nominee-txnlog-check [--root PATH] [--records DIR [--records-prefix P]] [--max-lines N] DATADIR...\n"
-          + "  DATADIR          a ZooKeeper dataDir (holding version-2/log.*), one per server\n"
+      "usage: nominee-txnlog-check [--root PATH] [--records DIR [--records-prefix P]] [--quorum Q] [--trace TEXT]\n"
+          + "                            [--max-lines N] DATADIR...\n"
+          + "  DATADIR          a ZooKeeper dataDir (holding version-2/log.*), one per server of the ensemble\n"
           + "  --root PATH      owner nodes are <PATH>/work/<prefix>/owners/<shard>/<key> (default: any root)\n"
           + "  --records DIR    check writes of the sample worker's records, DIR/<key> (its records_dir():\n"
           + "                   <root>/records/<prefix>) against the owner nodes of <root>/work/<prefix>\n"
           + "  --records-prefix P  the encoded divider prefix of those records (default: DIR's last segment)\n"
+          + "  --quorum Q       a txn in fewer than Q logs was never committed and is not replayed\n"
+          + "                   (default: a majority of the DATADIRs, so give every server's)\n"
+          + "  --trace TEXT     print every change to a path containing TEXT (\"trace ...\" lines)\n"
           + "  --max-lines N    print at most N violations and N notes (default 100; all are counted)\n";
 
   private static final class UsageError extends Exception {
@@ -44,6 +48,9 @@ public final class TxnLogChecker {
   private String records = null;
   private String recordsPrefix = null;
   private int maxLines = 100;
+  private String trace = null;
+  private int quorum = 0;  // 0: a majority of the data dirs
+  private long uncommitted = 0;
   private final List<File> dataDirs = new ArrayList<>();
 
   public static void main(String[] args) {
@@ -100,6 +107,17 @@ public final class TxnLogChecker {
             throw new UsageError("--records-prefix '" + value + "' must be one non-empty path segment");
           recordsPrefix = value;
           break;
+        case "--trace":
+          trace = value;
+          break;
+        case "--quorum":
+          try {
+            quorum = Integer.parseInt(value);
+          } catch (NumberFormatException e) {
+            quorum = -1;
+          }
+          if (quorum < 1) throw new UsageError("--quorum '" + value + "' must be a whole number >= 1");
+          break;
         case "--max-lines":
           try {
             maxLines = Integer.parseInt(value);
@@ -114,15 +132,34 @@ public final class TxnLogChecker {
     }
     if (dataDirs.isEmpty()) throw new UsageError("no data directory given");
     if (recordsPrefix != null && records == null) throw new UsageError("--records-prefix needs --records");
+    if (quorum > dataDirs.size())
+      throw new UsageError("--quorum " + quorum + " exceeds the " + dataDirs.size() + " data directories given");
   }
 
   private int run() throws Exception {
     List<String> notes = new ArrayList<>();
-    Replay replay = new Replay(new Layout(root, records, recordsPrefix), notes);
-    long divergent;
+    Replay replay = new Replay(new Layout(root, records, recordsPrefix), notes, trace);
+    long divergent, repeated;
     try (MergedLog log = new MergedLog(dataDirs, notes)) {
-      for (MergedLog.Entry e = log.next(); e != null; e = log.next()) replay.apply(e.header, e.txn);
+      final int quorum = this.quorum > 0 ? this.quorum : dataDirs.size() / 2 + 1;
+      for (MergedLog.Entry e = log.next(); e != null; e = log.next()) {
+        // A committed txn was acked, so logged, by a quorum, and no server
+        // drops a committed txn from its log. A txn in fewer logs is a
+        // proposal a dying leader logged that was never committed: a
+        // follower that synced from a snapshot keeps such a txn in its old
+        // log files, and replaying it (say, a closeSession that never
+        // happened) would make the rest of the history look wrong.
+        if (e.loggedBy < quorum) {
+          ++uncommitted;
+          notes.add("zxid " + Replay.hex(e.header.getZxid()) + " (type " + e.header.getType() + ", session "
+              + Replay.hex(e.header.getClientId()) + ") is in " + e.loggedBy + " of " + dataDirs.size()
+              + " logs, fewer than a quorum of " + quorum + ": not committed, not replayed");
+          continue;
+        }
+        replay.apply(e.header, e.txn);
+      }
       divergent = log.divergentZxids();
+      repeated = log.repeatedZxids();
     }
     int printed = 0;
     for (Replay.Violation v : replay.violations)
@@ -133,11 +170,11 @@ public final class TxnLogChecker {
     for (String note : notes)
       if (printed++ < maxLines) System.out.println("note " + note);
     if (notes.size() > maxLines) System.out.println("note ... and " + (notes.size() - maxLines) + " more");
-    System.out.println(summary(replay, notes.size(), divergent));
+    System.out.println(summary(replay, notes.size(), divergent, repeated));
     return replay.violations.isEmpty() ? 0 : 1;
   }
 
-  private String summary(Replay r, int notes, long divergent) {
+  private String summary(Replay r, int notes, long divergent, long repeated) {
     StringBuilder json = new StringBuilder("{\"checker\": \"nominee-txnlog-check\"");
     json.append(", \"servers\": ").append(dataDirs.size());
     json.append(", \"first_zxid\": \"").append(Replay.hex(Math.max(r.firstZxid, 0))).append('"');
@@ -161,6 +198,8 @@ public final class TxnLogChecker {
     field(json, "unknown_deletes", r.unknownDeletes);
     field(json, "unknown_owner_node_deletes", r.unknownOwnerDeletes);
     field(json, "divergent_zxids", divergent);
+    field(json, "repeated_zxids", repeated);
+    field(json, "uncommitted_skipped", uncommitted);
     field(json, "notes", notes);
     field(json, "violations", r.violations.size());
     return json.append('}').toString();

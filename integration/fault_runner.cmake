@@ -26,7 +26,7 @@ add_executable(nominee-fault-runner
   ${CMAKE_CURRENT_LIST_DIR}/fault_runner_main.cpp)
 target_link_libraries(nominee-fault-runner PRIVATE
   nominee_fault_schedule nominee_fleet_history nominee_child_process nominee_tcp_proxy
-  nominee_zookeeper_launcher nominee GTest::gtest)
+  nominee_zookeeper_launcher nominee_txn_log_check nominee GTest::gtest)
 target_compile_definitions(nominee-fault-runner PRIVATE NOMINEE_WORKER_PATH="$<TARGET_FILE:nominee-worker>")
 add_dependencies(nominee-fault-runner nominee-worker)
 

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libzookeeper-mt-dev   # the ZooKeeper C client (3.8)
   zookeeper             # the server, for tests and the demo (pulls Java 17)
+  openjdk-17-jdk-headless  # javac, for the transaction log checker (testing/txn_log)
   libboost-dev libboost-system-dev libboost-program-options-dev libboost-thread-dev
   libcpprest-dev libssl-dev
   nlohmann-json3-dev    # member and candidate data (JSON), parsed inside recipes/ only

@@ -85,6 +85,16 @@ class OwnershipTest : public ::testing::Test {
     hosts_ = shared_zookeeper().connect_string();
     root_ = unique_root();
   }
+  // Connected, with the test's root made, and retries that outlast an expiry.
+  std::unique_ptr<session> patient_session() {
+    auto options = test_options(hosts_);
+    options.operation_timeout = 60s;
+    auto s = std::make_unique<session>(options);
+    s->wait_connected(15s);
+    auto ensured = s->async_ensure_path(root_, use_future);
+    get_within(ensured, 30s);
+    return s;
+  }
   std::string hosts_;
   std::string root_;
   hooks_off hooks_;
@@ -94,12 +104,8 @@ class OwnershipTest : public ::testing::Test {
 // was over) used to be retried on the next session, where the path may be
 // someone else's node by then.
 TEST_F(OwnershipTest, ARefusedDeleteIsNeverSentOnTheNextSession) {
-  auto options = test_options(hosts_);
-  options.operation_timeout = 60s;  // the retries outlast the expiry
-  session s(options);
-  s.wait_connected(15s);
-  auto ensured = s.async_ensure_path(root_, use_future);
-  get_within(ensured, 30s);
+  auto owned = patient_session();
+  auto& s = *owned;
   auto path = root_ + "/node";
   auto made = s.async_create(path, "", {create_mode::ephemeral, {}, {}}, use_future);
   get_within(made, 30s);
@@ -121,6 +127,45 @@ TEST_F(OwnershipTest, ARefusedDeleteIsNeverSentOnTheNextSession) {
   auto st = exists(s, path);
   ASSERT_TRUE(st.has_value()) << "the delete moved to the new session and removed another session's node";
   EXPECT_EQ(st->ephemeral_owner, other.session_id());
+}
+
+// An owner's fenced write (the sample worker's record) is a versioned set:
+// nothing in the path says whose it is. Refused before it was sent, and
+// retried once the next session opened, it landed after the key had moved
+// on (the fault runner's transaction log check caught it). Bound to the
+// lease's session, it fails instead.
+TEST_F(OwnershipTest, AWriteBoundToASessionIsNeverSentOnTheNextOne) {
+  auto owned = patient_session();
+  auto& s = *owned;
+  auto record = root_ + "/record";
+  auto made = s.async_create(record, "old", {}, use_future);
+  get_within(made, 30s);
+  auto lease_session = s.session_id();
+
+  faults::refuse_requests(1'000'000);
+  auto set = s.async_set(record, "stale", any_version, on_session{lease_session}, use_future);
+  auto multi = s.async_multi({op::create{root_ + "/other", "stale", {}}}, on_session{lease_session}, use_future);
+  force_expiry(s, hosts_);
+  ASSERT_TRUE(wait_until([&] { return s.session_id() != lease_session && s.session_id() != 0; }, 30s));
+  faults::refuse_requests(0);
+
+  auto error_of = [](auto& f) {
+    try {
+      get_within(f, 60s);
+    } catch (const error& e) {
+      return e.code();
+    }
+    return std::error_code{};
+  };
+  EXPECT_EQ(error_of(set), errc::session_expired);
+  EXPECT_EQ(error_of(multi), errc::session_expired);
+  auto now = s.async_get(record, use_future);
+  EXPECT_EQ(get_within(now, 30s).data, "old") << "the write moved to the next session";
+  EXPECT_FALSE(exists(s, root_ + "/other").has_value()) << "the create moved to the next session";
+
+  // The same write on the current session goes through.
+  auto current = s.async_set(record, "new", any_version, on_session{s.session_id()}, use_future);
+  EXPECT_NO_THROW(get_within(current, 30s));
 }
 
 // A lock destroyed while its create is still on the wire used to leave its

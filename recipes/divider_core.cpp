@@ -822,8 +822,7 @@ void divider_core::took(const std::string& key, const stat& st) {
     ++status_.starts;
   }
   publish_soon();
-  key_lease lease{key, st.czxid, owner_path(key), state.since,
-                  lease_until()};
+  key_lease lease{key, st.czxid, owner_path(key), state.since, lease_until(), st.ephemeral_owner};
   call_user("divider on_start", callbacks_.on_start, lease);
 }
 

@@ -84,14 +84,15 @@ void session::start_exists(std::string path, watcher on_change, exists_completio
 void session::start_get_children(std::string path, watcher on_change, children_completion done) {
   detail::start_get_children(core_, std::move(path), std::move(on_change), std::move(done));
 }
-void session::start_set(std::string path, std::string data, std::int32_t version, stat_completion done) {
-  detail::start_set(core_, std::move(path), std::move(data), version, std::move(done));
+void session::start_set(std::string path, std::string data, std::int32_t version, std::int64_t on_session,
+                        stat_completion done) {
+  detail::start_set(core_, std::move(path), std::move(data), version, std::move(done), {{}, on_session});
 }
 void session::start_remove(std::string path, std::int32_t version, detail::completion<std::error_code> done) {
   detail::start_remove(core_, std::move(path), version, std::move(done));
 }
-void session::start_multi(std::vector<operation> operations, multi_completion done) {
-  detail::start_multi(core_, std::move(operations), std::move(done));
+void session::start_multi(std::vector<operation> operations, std::int64_t on_session, multi_completion done) {
+  detail::start_multi(core_, std::move(operations), std::move(done), {{}, on_session});
 }
 void session::start_ensure_path(std::string path, detail::completion<std::error_code> done) {
   detail::start_ensure_path(core_, std::move(path), std::move(done));

@@ -53,7 +53,7 @@ class request : public std::enable_shared_from_this<request> {
 
   void begin() {
     asio::post(strand_, [self = shared_from_this()] {
-      if (self->session_bound()) {
+      if (self->session_bound() || self->scope_.on_session != 0) {
         // A write belongs to the session it was meant for: the one named,
         // or the one current now. It is never sent on a later one.
         auto c = self->core();
@@ -388,8 +388,8 @@ class children_request final : public watched_read {
 class set_request final : public request {
  public:
   set_request(const std::shared_ptr<session_core>& core, std::string path, std::string data, std::int32_t version,
-              completion<std::error_code, stat> done)
-      : request(core), path_(std::move(path)), data_(std::move(data)), version_(version), done_(std::move(done)) {}
+              completion<std::error_code, stat> done, request_scope scope)
+      : request(core, std::move(scope)), path_(std::move(path)), data_(std::move(data)), version_(version), done_(std::move(done)) {}
 
  private:
   bool idempotent() const override { return false; }
@@ -925,7 +925,7 @@ void start_get_children(const std::shared_ptr<session_core>& core, std::string p
 }
 
 void start_set(const std::shared_ptr<session_core>& core, std::string path, std::string data, std::int32_t version,
-               completion<std::error_code, stat> done) {
+               completion<std::error_code, stat> done, request_scope scope) {
   std::error_code ec = check_path(path);
   if (!ec) ec = check_data(data);
   if (!ec && version < any_version) ec = errc::invalid_option;
@@ -933,7 +933,8 @@ void start_set(const std::shared_ptr<session_core>& core, std::string path, std:
     log_rejected("set", path, ec);
     return done(ec, stat{});
   }
-  std::make_shared<set_request>(core, std::move(path), std::move(data), version, std::move(done))->begin();
+  std::make_shared<set_request>(core, std::move(path), std::move(data), version, std::move(done), std::move(scope))
+      ->begin();
 }
 
 void start_remove(const std::shared_ptr<session_core>& core, std::string path, std::int32_t version,

@@ -42,7 +42,7 @@ void start_exists(const std::shared_ptr<session_core>& core, std::string path, s
 void start_get_children(const std::shared_ptr<session_core>& core, std::string path, session::watcher on_change,
                         completion<std::error_code, children> done);
 void start_set(const std::shared_ptr<session_core>& core, std::string path, std::string data, std::int32_t version,
-               completion<std::error_code, stat> done);
+               completion<std::error_code, stat> done, request_scope scope = {});
 void start_remove(const std::shared_ptr<session_core>& core, std::string path, std::int32_t version,
                   completion<std::error_code> done, request_scope scope = {});
 void start_multi(const std::shared_ptr<session_core>& core, std::vector<operation> operations,

@@ -62,6 +62,10 @@ struct key_lease {
   // server cannot expire it sooner). The divider extends it while it runs;
   // divider::still_valid(lease) says whether it holds now.
   std::chrono::steady_clock::time_point valid_until;
+  // The session that holds the owner node. Writes made under this lease
+  // belong to it: session::async_set(..., on_session{session_id}, ...)
+  // never lets a retry land on a later session, after the key moved on.
+  std::int64_t session_id = 0;
 };
 
 // What happens to a stop the user never confirms, after stop_timeout.

@@ -47,6 +47,13 @@ struct owned_io;
 class session_access;
 }
 
+// Binds a write to one session (a session_id() value): it is sent only on
+// that session, and fails with errc::session_expired once it is gone. The
+// default, 0, binds nothing.
+struct on_session {
+  std::int64_t id = 0;
+};
+
 class session {
  public:
   using executor_type = boost::asio::any_io_executor;
@@ -170,11 +177,19 @@ class session {
 
   template <class Token>
   auto async_set(std::string path, std::string data, std::int32_t version, Token&& token) {
+    return async_set(std::move(path), std::move(data), version, on_session{}, std::forward<Token>(token));
+  }
+  // A write that belongs to one session (say, an owner's fenced write under
+  // its lease: key_lease::session_id): sent only while that session is the
+  // current one, and never resent on a later session after a connection
+  // loss. Once the session is gone it fails with errc::session_expired.
+  template <class Token>
+  auto async_set(std::string path, std::string data, std::int32_t version, on_session bound, Token&& token) {
     return boost::asio::async_initiate<Token, void(std::error_code, stat)>(
-        [this](auto handler, std::string p, std::string d, std::int32_t v) {
-          start_set(std::move(p), std::move(d), v, stat_completion(std::move(handler), get_executor()));
+        [this](auto handler, std::string p, std::string d, std::int32_t v, on_session b) {
+          start_set(std::move(p), std::move(d), v, b.id, stat_completion(std::move(handler), get_executor()));
         },
-        token, std::move(path), std::move(data), version);
+        token, std::move(path), std::move(data), version, bound);
   }
 
   template <class Token>
@@ -190,11 +205,16 @@ class session {
   // results say which operation failed.
   template <class Token>
   auto async_multi(std::vector<operation> operations, Token&& token) {
+    return async_multi(std::move(operations), on_session{}, std::forward<Token>(token));
+  }
+  // Bound to one session, like async_set(..., on_session, token).
+  template <class Token>
+  auto async_multi(std::vector<operation> operations, on_session bound, Token&& token) {
     return boost::asio::async_initiate<Token, void(std::error_code, std::vector<operation_result>)>(
-        [this](auto handler, std::vector<operation> ops) {
-          start_multi(std::move(ops), multi_completion(std::move(handler), get_executor()));
+        [this](auto handler, std::vector<operation> ops, on_session b) {
+          start_multi(std::move(ops), b.id, multi_completion(std::move(handler), get_executor()));
         },
-        token, std::move(operations));
+        token, std::move(operations), bound);
   }
 
   // Creates every missing node on the way to path (persistent, empty).
@@ -223,9 +243,10 @@ class session {
   void start_get(std::string path, watcher on_change, node_completion done);
   void start_exists(std::string path, watcher on_change, exists_completion done);
   void start_get_children(std::string path, watcher on_change, children_completion done);
-  void start_set(std::string path, std::string data, std::int32_t version, stat_completion done);
+  void start_set(std::string path, std::string data, std::int32_t version, std::int64_t on_session,
+                 stat_completion done);
   void start_remove(std::string path, std::int32_t version, detail::completion<std::error_code> done);
-  void start_multi(std::vector<operation> operations, multi_completion done);
+  void start_multi(std::vector<operation> operations, std::int64_t on_session, multi_completion done);
   void start_ensure_path(std::string path, detail::completion<std::error_code> done);
 
   // Only for session(options): the I/O thread and its io_context. The thread

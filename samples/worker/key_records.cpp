@@ -66,6 +66,7 @@ class key_records::state : public std::enable_shared_from_this<state> {
     later([lease](state& me) {
       auto& k = me.keys_[lease.key];
       k.token = lease.token;
+      k.session_id = lease.session_id;
       k.running = true;
       me.publish();
       if (!k.busy) me.write(lease.key);  // the first write at once: the new owner shows up
@@ -104,6 +105,7 @@ class key_records::state : public std::enable_shared_from_this<state> {
  private:
   struct key_state {
     std::int64_t token = 0;
+    std::int64_t session_id = 0;  // the lease's: a write never lands on a later session
     bool running = false;
     bool busy = false;  // a read or write of its record is in flight
     std::vector<std::function<void()>> stopped;
@@ -146,7 +148,7 @@ class key_records::state : public std::enable_shared_from_this<state> {
         return me.done(key, outcome::refused);
       }
       record next{current.value + 1, me.name_, token};
-      me.session_.async_set(path, encode_record(next), n.stat.version,
+      me.session_.async_set(path, encode_record(next), n.stat.version, on_session{it->second.session_id},
                             me.on_strand([key, next](state& self, std::error_code e, stat) {
                               self.finish_write(key, e, next);
                             }));
@@ -154,11 +156,13 @@ class key_records::state : public std::enable_shared_from_this<state> {
   }
 
   void create(const std::string& key, const std::string& path) {
-    record first{1, name_, keys_.at(key).token};
-    session_.async_create(path, encode_record(first), create_options{},
-                          on_strand([key, first](state& me, std::error_code ec, created_node) {
-                            me.finish_write(key, ec == errc::node_exists ? errc::bad_version : ec, first);
-                          }));
+    auto& k = keys_.at(key);
+    record first{1, name_, k.token};
+    // Bound to the lease's session too (a multi of one create takes on_session).
+    session_.async_multi({op::create{path, encode_record(first), create_options{}}}, on_session{k.session_id},
+                         on_strand([key, first](state& me, std::error_code ec, std::vector<operation_result>) {
+                           me.finish_write(key, ec == errc::node_exists ? errc::bad_version : ec, first);
+                         }));
   }
 
   void finish_write(const std::string& key, std::error_code ec, const record& written) {

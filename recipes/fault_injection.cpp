@@ -12,6 +12,8 @@ std::atomic<int> lost_delete_replies{0};
 std::atomic<int> lost_multi_replies{0};
 std::atomic<int> refused_requests{0};
 std::atomic<int> handle_publication_delay_ms{0};
+std::atomic<long> replies_seen{0};
+std::atomic<long> reply_to_lose{-1};  // -1: not counting
 
 bool take_one(std::atomic<int>& counter) noexcept {
   int pending = counter.load();
@@ -32,6 +34,17 @@ bool take_lost_delete_reply() noexcept { return take_one(lost_delete_replies); }
 
 void lose_multi_replies(int n) noexcept { lost_multi_replies.store(n); }
 bool take_lost_multi_reply() noexcept { return take_one(lost_multi_replies); }
+
+void lose_reply_number(long n) noexcept {
+  replies_seen.store(0);
+  reply_to_lose.store(n);
+}
+bool take_numbered_reply() noexcept {
+  long target = reply_to_lose.load();
+  if (target < 0) return false;
+  return ++replies_seen == target;
+}
+long replies_counted() noexcept { return replies_seen.load(); }
 
 void refuse_requests(int n) noexcept { refused_requests.store(n); }
 bool take_refused_request() noexcept { return take_one(refused_requests); }

@@ -24,6 +24,15 @@ bool take_lost_delete_reply() noexcept;
 void lose_multi_replies(int n) noexcept;
 bool take_lost_multi_reply() noexcept;
 
+// Counts every reply from now on, of every request kind (reads too), and
+// reports the n-th (1-based) as a connection loss whatever the server
+// answered: the sweep tests lose one reply at each step of a scenario in
+// turn. 0 counts without losing (a dry run, to learn how many there are);
+// -1 (the default) stops counting.
+void lose_reply_number(long n) noexcept;
+bool take_numbered_reply() noexcept;
+long replies_counted() noexcept;
+
 // The next n requests of any kind are refused before they are sent, as the
 // C client refuses them on a handle that is closing or whose session has
 // expired (ZINVALIDSTATE, nothing reaches the server).

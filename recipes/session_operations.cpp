@@ -79,6 +79,7 @@ class request : public std::enable_shared_from_this<request> {
 
   // From a trampoline: hop to the strand and drop replies of earlier sends.
   static void deliver(std::shared_ptr<request> self, int attempt, reply r) {
+    if (fault_injection::take_numbered_reply()) r.rc = ZCONNECTIONLOSS;
     auto strand = self->strand_;
     asio::post(strand, [self = std::move(self), attempt, r = std::move(r)]() mutable {
       if (self->done_ || attempt != self->attempt_) return;

@@ -1069,21 +1069,28 @@ TEST_F(DividerTest, AHandoffWithAnyOneReplyLostKeepsOneOwnerPerKey) {
     auto owners = observed(&doubles);
     EXPECT_TRUE(doubles.empty()) << "step " << lose << ": keys owned twice:" << join_problems(doubles);
     // The server's word: each key's node is its owner's latest start's.
-    std::map<std::string, key_lease> latest;
-    for (auto& start : log_->starts())
-      if (both.at(start.lease.key) == start.member) latest[start.lease.key] = start.lease;
-    std::vector<std::string> foreign;
-    for (auto& [key, owner] : both) {
-      auto it = latest.find(key);
-      if (it == latest.end()) {
-        foreign.push_back(printable(key) + ": never started on " + owner);
-        continue;
+    // assigned() lists a key just before its on_start reaches the ledger,
+    // so the check is polled (bounded); a deleted node stays wrong.
+    auto foreign_nodes = [&] {
+      std::map<std::string, key_lease> latest;
+      for (auto& start : log_->starts())
+        if (both.at(start.lease.key) == start.member) latest[start.lease.key] = start.lease;
+      std::vector<std::string> foreign;
+      for (auto& [key, owner] : both) {
+        auto it = latest.find(key);
+        if (it == latest.end()) {
+          foreign.push_back(printable(key) + ": never started on " + owner);
+          continue;
+        }
+        auto f = b.s().async_exists(it->second.node, use_future);
+        auto st = get_within(f, 30s);
+        if (!st || st->ephemeral_owner != get(owner).s().session_id() || st->czxid != it->second.token)
+          foreign.push_back(printable(key) + " on " + owner);
       }
-      auto f = b.s().async_exists(it->second.node, use_future);
-      auto st = get_within(f, 30s);
-      if (!st || st->ephemeral_owner != get(owner).s().session_id() || st->czxid != it->second.token)
-        foreign.push_back(printable(key) + " on " + owner);
-    }
+      return foreign;
+    };
+    std::vector<std::string> foreign;
+    wait_until([&] { return (foreign = foreign_nodes()).empty(); }, 10s);
     EXPECT_TRUE(foreign.empty()) << "step " << lose << ": owner nodes not their owner's:" << join_problems(foreign);
     // A node deleted under its owner shows as a stop of reason lost.
     std::vector<std::string> lost;

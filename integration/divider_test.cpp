@@ -160,6 +160,14 @@ class ledger {
     }
     return out;
   }
+  // Everything the ledger saw happen to key, one line per event.
+  std::string history(const std::string& key) const {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    if (auto it = history_.find(key); it != history_.end())
+      for (auto& event : it->second) out += "\n    " + event;
+    return out;
+  }
   // The token of the member's latest start of key (0: never started there).
   std::int64_t latest_token(const std::string& member, const std::string& key) const {
     std::lock_guard lock(mutex_);
@@ -852,7 +860,14 @@ TEST_F(DividerTest, OnlyTheRoleHolderRunsTheWorkFetcherAndTheKeysFollowIt) {
     EXPECT_TRUE(std::count(dropped.begin(), dropped.end(), stop.key))
         << printable(stop.key) << " stopped but is still in the source";
   }
-  EXPECT_EQ(log_->stops(stops_from).size(), 20u);
+  EXPECT_EQ(log_->stops(stops_from).size(), 20u) << [&] {
+    std::map<std::string, int> stops_of;
+    for (auto& stop : log_->stops(stops_from)) ++stops_of[stop.key];
+    std::string out = "; keys stopped more than once:";
+    for (auto& [key, n] : stops_of)
+      if (n > 1) out += "\n  " + printable(key) + ":" + log_->history(key);
+    return out;
+  }();
   for (auto& m : members_)
     EXPECT_TRUE(wait_until([&] { return m->d().status().keys == 30; }, 30s)) << m->id() << describe(second);
 

@@ -366,6 +366,32 @@ TEST_F(SessionTest, CloseEndsPendingWatchesWithSessionLost) {
   EXPECT_TRUE(states.wait_for(session_state::closed, 5s));
 }
 
+// A sender registers its call with the handle and then hands it to the C
+// client. If the thread is preempted in between, close() must wait for it:
+// without that it runs zookeeper_close after its drain limit (here 2 s),
+// and the sender then writes into the freed handle (the process crashes).
+TEST_F(SessionTest, CloseWaitsOutASenderStalledInsideItsSend) {
+  auto options = test_options(hosts_);
+  options.session_timeout = 2s;  // the drain limit is min(timeout, 5 s)
+  auto s = connect(options);
+  detail::fault_injection::stall_sends(1, 4000);
+  auto reply = std::make_shared<std::promise<std::error_code>>();
+  auto answered = reply->get_future();
+  s->async_get(root_ + "/anything", {}, [reply](std::error_code ec, node) { reply->set_value(ec); });
+  bool stalled = wait_until([] { return detail::fault_injection::sends_stalling() == 1; }, 10s);
+  detail::fault_injection::stall_sends(0, 0);
+  ASSERT_TRUE(stalled) << "the get never reached its send";
+  auto closing = std::chrono::steady_clock::now();
+  s->close();
+  auto closed_after = std::chrono::steady_clock::now() - closing;
+  EXPECT_EQ(detail::fault_injection::sends_stalling(), 0) << "close() returned while the sender was still stalled";
+  EXPECT_LT(closed_after, 30s);
+  // The get was sent on a handle being closed: it fails, and says so, within a bound.
+  auto ec = get_within(answered, 20s);
+  EXPECT_TRUE(ec) << "a get sent while its session closed succeeded";
+  s.reset();
+}
+
 TEST_F(SessionTest, ForcedExpiryIsReportedAndAFreshSessionFollows) {
   auto options = test_options(hosts_);
   options.session_timeout = 2000ms;

@@ -12,6 +12,9 @@ std::atomic<int> lost_delete_replies{0};
 std::atomic<int> lost_multi_replies{0};
 std::atomic<int> refused_requests{0};
 std::atomic<int> handle_publication_delay_ms{0};
+std::atomic<int> sends_to_stall{0};
+std::atomic<int> send_stall_ms{0};
+std::atomic<int> senders_stalling{0};
 std::atomic<long> replies_seen{0};
 std::atomic<long> reply_to_lose{-1};  // -1: not counting
 
@@ -53,5 +56,17 @@ void delay_handle_publication_by(int milliseconds) noexcept { handle_publication
 void delay_handle_publication() noexcept {
   if (int ms = handle_publication_delay_ms.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
+
+void stall_sends(int n, int milliseconds) noexcept {
+  send_stall_ms.store(milliseconds);
+  sends_to_stall.store(n);
+}
+void stall_send() noexcept {
+  if (!take_one(sends_to_stall)) return;
+  senders_stalling.fetch_add(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(send_stall_ms.load()));
+  senders_stalling.fetch_sub(1);
+}
+int sends_stalling() noexcept { return senders_stalling.load(); }
 
 }  // namespace nominee::detail::fault_injection

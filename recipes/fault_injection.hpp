@@ -45,4 +45,11 @@ bool take_refused_request() noexcept;
 void delay_handle_publication_by(int milliseconds) noexcept;
 void delay_handle_publication() noexcept;
 
+// The next n sends stall this long after the call is registered with the
+// handle and before the C client sees it: a sender preempted at the worst
+// moment, while another thread closes the handle.
+void stall_sends(int n, int milliseconds) noexcept;
+void stall_send() noexcept;
+int sends_stalling() noexcept;  // how many senders are inside the stall now
+
 }  // namespace nominee::detail::fault_injection

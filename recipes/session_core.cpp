@@ -91,8 +91,7 @@ std::chrono::milliseconds session_core::negotiated_timeout() const {
 std::string session_core::current_server() const {
   auto handle = current_handle();
   if (!handle || state() == session_state::suspended) return {};
-  const char* server = zoo_get_current_server(handle->get());
-  return server ? std::string(server) : std::string();
+  return handle->current_server();
 }
 
 bool session_core::closed() const {
@@ -287,17 +286,16 @@ void session_core::apply_session_state(std::uint64_t generation, int zoo_state) 
   }
 
   if (zoo_state == ZOO_CONNECTED_STATE) {
-    const clientid_t* id = zoo_client_id(handle->get());
-    auto timeout = std::chrono::milliseconds(zoo_recv_timeout(handle->get()));
+    auto id = handle->session_identity();
     bool same_session = false;
     {
       std::lock_guard lock(mutex_);
-      same_session = id && id->client_id == session_id_ && session_id_ != 0;
+      same_session = id.session_id == session_id_ && session_id_ != 0;
       if (!same_session && session_id_ != 0) ledger_.forget_session(session_id_);
-      session_id_ = id ? id->client_id : 0;
+      session_id_ = id.session_id;
       session_generation_ = generation;
-      password_.assign(id ? id->passwd : "", id ? sizeof(id->passwd) : 0);
-      negotiated_timeout_ = timeout;
+      password_ = id.password;
+      negotiated_timeout_ = id.timeout;
     }
     set_state(same_session && current == session_state::suspended ? session_state::reconnected
                                                                     : session_state::connected);

@@ -246,14 +246,8 @@ void request::transmit() {
   }
   sent_generation_ = handle->generation();
   auto* call = new call_context{shared_from_this(), ++attempt_, handle.get(), clock::now()};
-  if (!handle->begin_call(call, &abandon_call)) {
-    delete call;
-    reply r;
-    r.rc = ZINVALIDSTATE;  // the handle is closing: retried on the next one
-    r.sent = false;
-    return on_reply(std::move(r));
-  }
-  int rc = send(handle->get(), call);
+  // ZINVALIDSTATE without sending when the handle is closing: retried on the next one.
+  int rc = handle->send_call(call, &abandon_call, [&](zhandle_t* zh) { return send(zh, call); });
   if (rc != ZOK) {
     handle->end_call(call);
     delete call;

@@ -13,6 +13,7 @@
 #include <nominee/error.hpp>
 #include <nominee/log.hpp>
 
+#include "fault_injection.hpp"
 #include "session_core.hpp"
 #include "validate.hpp"
 
@@ -144,17 +145,41 @@ void zookeeper_handle::close() {
     closing_ = true;
     drained_.wait_for(lock, drain_limit_, [this] { return calls_.empty(); });
   }
-  if (zh_) {
-    zookeeper_close(zh_);
-    open_handles.fetch_sub(1);
+  {
+    std::unique_lock sending(send_mutex_);  // waits out a sender inside send_call
+    if (zh_) {
+      zookeeper_close(zh_);
+      open_handles.fetch_sub(1);
+    }
+    zh_ = nullptr;
   }
-  zh_ = nullptr;
   {
     // The client's threads are gone: nothing answers these any more.
     std::lock_guard lock(calls_mutex_);
     orphans.swap(calls_);
   }
   for (auto& [context, abandon] : orphans) abandon(context);
+}
+
+void zookeeper_handle::stall_send() noexcept { fault_injection::stall_send(); }
+
+zookeeper_handle::identity zookeeper_handle::session_identity() const {
+  std::shared_lock lock(send_mutex_);
+  identity out;
+  if (!zh_) return out;
+  if (const clientid_t* id = zoo_client_id(zh_)) {
+    out.session_id = id->client_id;
+    out.password.assign(id->passwd, sizeof(id->passwd));
+  }
+  out.timeout = std::chrono::milliseconds(zoo_recv_timeout(zh_));
+  return out;
+}
+
+std::string zookeeper_handle::current_server() const {
+  std::shared_lock lock(send_mutex_);
+  if (!zh_) return {};
+  const char* server = zoo_get_current_server(zh_);
+  return server ? std::string(server) : std::string();
 }
 
 zookeeper_handle* zookeeper_handle::from(zhandle_t* zh) noexcept {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 #include <string>
 #include <system_error>
@@ -36,8 +37,6 @@ class zookeeper_handle {
   zookeeper_handle(const zookeeper_handle&) = delete;
   zookeeper_handle& operator=(const zookeeper_handle&) = delete;
 
-  zhandle_t* get() const noexcept { return zh_; }
-
   // Requests the C client holds and has not answered yet. zookeeper_close
   // can drop the replies of requests still in flight (it queues ZCLOSING
   // replies, but its completion thread may exit before running them): their
@@ -47,8 +46,28 @@ class zookeeper_handle {
   // waits for them to drain, within a bound, before zookeeper_close.
   // Contexts still registered after the close are handed to `abandon`.
   using abandon_fn = void (*)(void* context);
-  bool begin_call(void* context, abandon_fn abandon);
   void end_call(void* context);
+  // Registers `context` and runs send(zh) (a zoo_a* call), under a shared
+  // lock that close() holds exclusively around zookeeper_close: a sender
+  // that stalls between registering and sending (a preempted thread) holds
+  // the close back instead of sending on a freed handle. ZINVALIDSTATE, with
+  // nothing sent, once the handle is closing. Never call it from the C
+  // client's completion thread, which zookeeper_close joins.
+  template <class Send>
+  int send_call(void* context, abandon_fn abandon, Send&& send) {
+    std::shared_lock lock(send_mutex_);
+    if (!zh_ || !begin_call(context, abandon)) return ZINVALIDSTATE;
+    stall_send();
+    return send(zh_);
+  }
+  // The C client's view of the session, read under the same lock: {} once closed.
+  struct identity {
+    std::int64_t session_id = 0;
+    std::string password;
+    std::chrono::milliseconds timeout{0};
+  };
+  identity session_identity() const;
+  std::string current_server() const;
   // Idempotent; blocks (the C client joins its threads): never on a strand.
   void close();
   std::uint64_t generation() const noexcept { return generation_; }
@@ -72,6 +91,10 @@ class zookeeper_handle {
   static zookeeper_handle* from(zhandle_t* zh) noexcept;
 
  private:
+  bool begin_call(void* context, abandon_fn abandon);
+  static void stall_send() noexcept;  // the test-only hook, between registering and sending
+
+  mutable std::shared_mutex send_mutex_;  // shared: a send in progress; exclusive: zookeeper_close
   zhandle_t* zh_ = nullptr;
   std::uint64_t generation_;
   std::atomic<std::chrono::steady_clock::rep> answered_sent_ns_{0};
